@@ -1,0 +1,44 @@
+"""Small file helpers: atomic private writes and the change stamp."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from . import paths
+
+__all__ = ["atomic_write", "touch_stamp"]
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write *data* to *path* via a temporary file and rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def touch_stamp() -> None:
+    """Tell every shell's hook, at its next prompt, that something changed.
+
+    The hooks compare this file's mtime with their own reference using a shell
+    builtin, so an idle prompt costs no process.
+    """
+    with contextlib.suppress(OSError):
+        stamp = paths.stamp_file()
+        paths.ensure_private_dir(stamp.parent)
+        stamp.touch()
+        now = time.time_ns()
+        os.utime(stamp, ns=(now, now))

@@ -1,0 +1,120 @@
+"""What a directory's shell environment should be: policy + trust + key.
+
+``compute`` never raises for problems a user can cause (bad policy, untrusted
+file, missing key, locked keyring): it returns an ``Activation`` with no
+variables and a one-line message, so nothing is ever half-applied.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from . import paths, trust
+from .config import Config, load_config
+from .errors import OrenvError, PolicyError
+from .policy import Policy, find_chain, find_nearest, resolve
+from .render import policy_env
+
+__all__ = ["Activation", "compute", "resolve_for_exec"]
+
+KeyReader = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Activation:
+    env: Mapping[str, str] = field(default_factory=dict)
+    watch: tuple[str, ...] = ()
+    message: str | None = None
+    state: str = "none"  # none | active | disabled | blocked | error
+    policy: Policy | None = None
+
+
+def _default_reader(name: str) -> str:
+    from .secrets import get_key
+
+    return get_key(name)
+
+
+def _markers(policy: Policy, state: str, names: list[str]) -> dict[str, str]:
+    marks = {
+        "ORENV_ACTIVE": policy.path,
+        "ORENV_PROFILE": policy.name if state == "active" else f"{policy.name} ({state})",
+        "ORENV_STATE": state,
+        "ORENV_MODE": policy.mode,
+    }
+    marks["ORENV_VARS"] = " ".join([*names, *marks, "ORENV_VARS"])
+    return marks
+
+
+def compute(
+    cwd: str,
+    base_env: Mapping[str, str],
+    *,
+    read_key: KeyReader | None = None,
+    config: Config | None = None,
+) -> Activation:
+    """The environment *cwd* should have, applied over *base_env* (the env before orenv)."""
+    stamp = str(paths.stamp_file())
+    nearest = find_nearest(cwd)
+    if nearest is None:
+        return Activation(watch=(stamp,))
+    watch = [stamp, nearest]
+    policy: Policy | None = None
+    try:
+        config = config or load_config()
+        if config.path and os.path.exists(config.path):
+            watch.append(config.path)
+        chain = find_chain(cwd)
+        watch[1:2] = [pf.path for pf in chain]
+        for pf in chain:
+            trust.require(pf.path, pf.content)
+        policy = resolve(chain, config)
+        if not policy.enabled:
+            return Activation(watch=tuple(watch), state="disabled", policy=policy)
+        key_value = None
+        if policy.mode == "export":
+            assert policy.key is not None  # resolve() guarantees it when enabled
+            key_value = (read_key or _default_reader)(policy.key)
+        env = policy_env(policy, base_env, key_value=key_value)
+        env.update(_markers(policy, "active", list(env)))
+        return Activation(env=env, watch=tuple(watch), state="active", policy=policy)
+    except OrenvError as exc:
+        state = "error" if isinstance(exc, PolicyError) else "blocked"
+        env = {}
+        if policy is None:
+            try:
+                # Name the blocked profile for prompts even when it is not loaded.
+                from .policy import read_policy_file
+
+                pf = read_policy_file(nearest)
+                name = pf.name or os.path.basename(os.path.dirname(nearest))
+                env = {"ORENV_PROFILE": f"{name} ({state})", "ORENV_STATE": state}
+            except OrenvError:
+                env = {"ORENV_STATE": state}
+        else:
+            env = {k: v for k, v in _markers(policy, state, []).items()
+                   if k in ("ORENV_PROFILE", "ORENV_STATE")}
+        env["ORENV_VARS"] = " ".join([*env, "ORENV_VARS"])
+        return Activation(env=env, watch=tuple(dict.fromkeys(watch)), message=exc.message,
+                          state=state, policy=policy)
+
+
+def resolve_for_exec(
+    cwd: str, base_env: Mapping[str, str], *, read_key: KeyReader | None = None
+) -> tuple[Policy, dict[str, str]]:
+    """The full environment (with the key) for ``orenv exec``/``orenv token``; raises."""
+    config = load_config()
+    chain = find_chain(cwd)
+    if not chain:
+        raise OrenvError(f"no {paths.POLICY_NAME} at or above {cwd}; run `orenv init` there")
+    for pf in chain:
+        trust.require(pf.path, pf.content)
+    policy = resolve(chain, config)
+    if not policy.enabled:
+        raise OrenvError(f"orenv is disabled here by {policy.path} (enabled = false)")
+    assert policy.key is not None
+    key_value = (read_key or _default_reader)(policy.key)
+    env = policy_env(policy, base_env, key_value=key_value)
+    return policy, env

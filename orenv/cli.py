@@ -1,0 +1,105 @@
+"""Command-line entry point: parse, dispatch, and turn errors into one line.
+
+Each subcommand lives in ``orenv.commands.<name>`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a
+function taking the parsed namespace and returning an exit code. This module
+is the only place that catches ``OrenvError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+from .errors import ExitCode, OrenvError
+
+__all__ = ["COMMANDS", "main"]
+
+# Module names under orenv.commands, in the order --help lists them.
+COMMANDS: tuple[str, ...] = (
+    "hook",
+    "export",
+    "allow",
+    "deny",
+    "init",
+    "edit",
+    "status",
+    "exec_",
+    "token",
+    "key",
+    "prompt",
+    "daemon",
+    "helper",
+    "doctor",
+    "models",
+    "usage",
+)
+
+
+_SECRETISH = re.compile(r"sk-[A-Za-z0-9_-]{8,}|[A-Za-z0-9_+/=-]{32,}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that never echoes something key-like back in an error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        clean = _SECRETISH.sub("[redacted]", message)
+        self.exit(int(ExitCode.USAGE), f"orenv: {clean}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="orenv",
+        description="Per-directory OpenRouter setup for Claude Code; keys stay in the keyring.",
+    )
+    parser.add_argument("--version", action="version", version=f"orenv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__package__}.commands.{name}":
+                continue  # a command not built in this version
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(args.func(args))
+    except OrenvError as exc:
+        print(f"orenv: {exc.message}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("orenv: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Output closed early (e.g. piped to head): not an error worth a line.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+        if os.environ.get("ORENV_DEBUG"):
+            raise
+        print(
+            f"orenv: internal error ({type(exc).__name__}); rerun with ORENV_DEBUG=1 for details",
+            file=sys.stderr,
+        )
+        return ExitCode.ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

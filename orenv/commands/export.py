@@ -1,0 +1,99 @@
+"""`orenv export SHELL`: shell code for the current directory (the hook runs it).
+
+Only shell code reaches stdout; problems become one message line the hook
+prints once. The hook has already restored the environment orenv had
+replaced, so the environment seen here is the user's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import paths, shells
+from ..activation import Activation, compute
+from ..config import load_config
+from ..errors import OrenvError
+from ._common import cwd
+
+__all__ = ["register", "render", "session_ref"]
+
+_SESSION_RE = re.compile(r"^[0-9]{1,10}$")
+
+
+def session_ref(session: str | None, watch: tuple[str, ...]) -> str:
+    """Write the session's reference file, timed at the newest watched file.
+
+    The hook reloads when a watched file is strictly newer than this file,
+    so its mtime is set to the newest watched mtime rather than "now".
+    """
+    if not session or not _SESSION_RE.match(session):
+        return ""
+    try:
+        sdir = paths.ensure_private_dir(paths.session_dir())
+        stamp = paths.stamp_file()
+        if not stamp.exists():
+            stamp.touch()
+        newest = 0
+        for f in watch:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.stat(f).st_mtime_ns)
+        ref = sdir / session
+        is_new = not ref.exists()
+        ref.touch()
+        os.utime(ref, ns=(newest, newest))
+        if is_new:
+            _prune(sdir)
+        return str(ref)
+    except OSError:
+        return ""
+
+
+def _prune(sdir: Path) -> None:
+    """Drop reference files of shells that are gone (cheap, on new sessions only)."""
+    for entry in sdir.iterdir():
+        if not _SESSION_RE.match(entry.name):
+            continue
+        try:
+            os.kill(int(entry.name), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        except (PermissionError, ValueError, OverflowError):
+            pass
+
+
+def render(shell: shells.Shell, act: Activation, session: str | None, quiet: bool) -> str:
+    out = shell.export(dict(act.env))
+    out += shell.watch(session_ref(session, act.watch), act.watch)
+    if act.message:
+        out += shell.message(f"orenv: {act.message}")
+    elif act.state == "active" and act.policy is not None and not quiet:
+        p = act.policy
+        what = f"key {p.key} -> {p.host}" if p.mode == "export" else f"{p.mode} mode -> {p.host}"
+        out += shell.message(f"orenv: loaded {p.name} ({what})")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    shell = shells.get(args.shell)
+    try:
+        quiet = load_config().quiet or bool(os.environ.get("ORENV_QUIET"))
+    except OrenvError:
+        quiet = False
+    act = compute(cwd(args.dir), os.environ)
+    sys.stdout.write(render(shell, act, args.session, quiet))
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("export", help="print shell code for this directory (used by the hook)")
+    p.add_argument("shell", help="zsh, bash or fish")
+    p.add_argument("--session", help="the calling shell's pid (for the idle-prompt check)")
+    p.add_argument("--dir", help="directory to compute for (default: current)")
+    p.set_defaults(func=run)

@@ -1,0 +1,133 @@
+"""`orenv init`: write a commented .orenv.toml here and allow it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from .. import trust
+from .._fsutil import touch_stamp
+from ..errors import OrenvError, UsageError
+from ..paths import POLICY_NAME
+from ..policy import DEFAULT_BASE_URL, KEY_NAME_RE, MODES, parse
+from ._common import cwd
+
+__all__ = ["register", "template"]
+
+DEFAULT_MODELS = {
+    "opus": "anthropic/claude-opus-4.5",
+    "sonnet": "anthropic/claude-sonnet-4.5",
+    "haiku": "anthropic/claude-haiku-4.5",
+}
+
+
+def _toml_str(value: str) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _suggestions() -> list[str]:
+    """Tool-capable model IDs from the local cache (never the network)."""
+    try:
+        from ..models import cached_models  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    try:
+        models = cached_models() or []
+    except Exception:  # noqa: BLE001 - a broken cache must not break init
+        return []
+    return [m.id for m in models if getattr(m, "supports_tools", False)][:12]
+
+
+def template(key: str, mode: str, base_url: str, name: str | None = None,
+             suggestions: list[str] | None = None) -> str:
+    lines = [
+        "# orenv policy: what Claude Code uses in this directory and below.",
+        "# Changes take effect after `orenv allow` (edits made with `orenv set` re-allow).",
+        "# Reference: `orenv --help`, README.md.",
+        "",
+        "# Layer this file over the next .orenv.toml up the tree (nearest wins per key).",
+        "inherit = false",
+    ]
+    if name:
+        lines.append(f"name = {_toml_str(name)}")
+    lines += [
+        "",
+        "[openrouter]",
+        "# Name of a key in your OS keyring (`orenv key set NAME`), never the key itself.",
+        f"key = {_toml_str(key)}",
+        f"base_url = {_toml_str(base_url)}",
+        '# export: key in the shell here; exec: only `orenv exec -- claude`;',
+        "# helper: only Claude Code gets it, through apiKeyHelper (`orenv helper on`).",
+        f"mode = {_toml_str(mode)}",
+        "",
+        "[models]",
+        "# OpenRouter model IDs; they must support tool use (`orenv models --tools`).",
+    ]
+    for slot, model in DEFAULT_MODELS.items():
+        lines.append(f"{slot} = {_toml_str(model)}")
+    lines += [
+        '# default = "sonnet"                         # -> ANTHROPIC_MODEL',
+        '# subagent = "anthropic/claude-haiku-4.5"    # -> CLAUDE_CODE_SUBAGENT_MODEL',
+    ]
+    if suggestions:
+        lines.append("# Tool-capable models in your cache:")
+        lines += [f"#   {m}" for m in suggestions]
+    lines += [
+        "",
+        "[env]",
+        "# Extra non-secret variables, e.g.:",
+        '# API_TIMEOUT_MS = "600000"',
+        "",
+        "[budget]",
+        "# `orenv status`/`doctor` warn when the key's remaining limit is lower (USD).",
+        "# warn_below_usd = 2.0",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _default_key() -> str:
+    try:
+        from ..secrets import _read_index
+
+        names = sorted(n for n, m in _read_index().items() if not m.get("management"))
+    except Exception:  # noqa: BLE001 - only a suggestion
+        names = []
+    return names[0] if len(names) == 1 else "default"
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = cwd(args.dir)
+    path = os.path.join(directory, POLICY_NAME)
+    if os.path.lexists(path) and not args.force:
+        raise OrenvError(f"{path} already exists; edit it with `orenv set`, or use --force")
+    key = args.key or _default_key()
+    if not KEY_NAME_RE.match(key):
+        raise UsageError(f"invalid key name {key!r}: use letters, digits, '.', '_' or '-'")
+    if args.mode not in MODES:
+        raise UsageError(f"--mode must be one of: {', '.join(MODES)}")
+    text = template(key, args.mode, args.base_url, args.name, _suggestions())
+    content = text.encode()
+    parse(path, content)  # the template must always be valid
+    from .._fsutil import atomic_write
+    from pathlib import Path
+
+    atomic_write(Path(path), content, mode=0o644)
+    trust.allow(path, content)
+    touch_stamp()
+    print(f"wrote and allowed {path} (key {key!r}, mode {args.mode})")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("init", help="write a commented .orenv.toml here and allow it")
+    p.add_argument("--key", help="keyring key name to use (default: your only key)")
+    p.add_argument("--mode", default="export", help="export (default), exec or helper")
+    p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API base URL")
+    p.add_argument("--name", help="profile name shown in prompts (default: directory name)")
+    p.add_argument("--dir", help="directory to write into (default: current)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing policy")
+    p.set_defaults(func=run)

@@ -1,0 +1,99 @@
+"""`orenv key set|list|rm`: keys live in the OS keyring, never in argv or files.
+
+Provisioning scoped keys through OpenRouter (``key provision``/``revoke``) is
+registered from ``orenv.commands.key_provision`` when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import sys
+from typing import Any
+
+from .. import secrets
+from ..errors import UsageError
+from ._common import print_json
+
+__all__ = ["read_secret", "register"]
+
+
+def read_secret(prompt: str) -> str:
+    """A secret from a hidden prompt on a terminal, or from stdin when piped."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        value = getpass.getpass(prompt)
+    else:
+        value = sys.stdin.read() if sys.stdin is not None else ""
+    value = value.strip()
+    if not value:
+        raise UsageError("no key given: type it at the prompt or pipe it on stdin")
+    if "\n" in value:
+        raise UsageError("the input has more than one line; give just the key")
+    return value
+
+
+def run_set(args: argparse.Namespace) -> int:
+    name = secrets.validate_name(args.name)
+    value = read_secret(f"OpenRouter key for {name!r} (input hidden): ")
+    if not secrets.looks_like_key(value) and not args.force:
+        raise UsageError("that is not an OpenRouter key (sk-or-v1- followed by 64 hex "
+                         "characters); use --force to store it anyway")
+    secrets.set_key(name, value, management=args.management)
+    kind = "management key" if args.management else "key"
+    print(f"stored {kind} {name!r} ({secrets.mask(value)}) in the keyring")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    entries = secrets.list_keys()
+    if args.json:
+        print_json([{"name": e.name, "masked": e.masked, "management": e.management}
+                    for e in entries])
+        return 0
+    if not entries:
+        print("no keys; add one with `orenv key set NAME`")
+    for e in entries:
+        flag = "  (management)" if e.management else ""
+        print(f"{e.name}\t{e.masked}{flag}")
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    secrets.delete_key(args.name)
+    print(f"removed key {args.name!r} from the keyring")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("key", help="manage keys in the OS keyring")
+    ks = p.add_subparsers(dest="key_command", metavar="ACTION")
+    s = ks.add_parser("set", help="store a key (hidden prompt, or stdin when piped)",
+                      description="The key is read from a hidden prompt or stdin, never "
+                      "from the command line: `orenv key set work`, or "
+                      "`pass show or | orenv key set work`.")
+    s.add_argument("name", help="key name, e.g. work")
+    s.add_argument("--force", action="store_true", help="store a value that is not an "
+                   "OpenRouter key")
+    s.add_argument("--management", action="store_true",
+                   help="this is an OpenRouter management key (for `orenv key provision`)")
+    s.set_defaults(func=run_set)
+    ls = ks.add_parser("list", help="key names with masked values")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=run_list)
+    rm = ks.add_parser("rm", help="remove a key from the keyring")
+    rm.add_argument("name")
+    rm.set_defaults(func=run_rm)
+    try:
+        extra = importlib.import_module(".key_provision", __package__)
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.key_provision":
+            raise
+    else:
+        extra.register(ks)
+
+    def no_action(_: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return 2
+
+    p.set_defaults(func=no_action)

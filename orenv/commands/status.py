@@ -1,0 +1,112 @@
+"""`orenv status [--json]`: the active policy, its trust, and what it sets.
+
+Values of secret variables are masked; other values are shown as they are.
+``collect`` returns plain data so other commands (doctor) can build on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .. import trust
+from ..activation import compute
+from ..errors import OrenvError
+from ..policy import find_nearest, read_policy_file
+from ..render import MARKERS, SECRET_VARS
+from ..secrets import mask
+from ._common import cwd, print_json
+
+__all__ = ["collect", "register"]
+
+
+def _files(directory: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    path = find_nearest(directory)
+    while path:
+        entry: dict[str, Any] = {"path": path}
+        try:
+            pf = read_policy_file(path)
+            entry["trust"] = trust.status(path, pf.content).value
+            inherit = pf.inherit
+        except OrenvError as exc:
+            entry["error"] = exc.message
+            inherit = False
+        out.append(entry)
+        if not inherit:
+            break
+        parent = os.path.dirname(os.path.dirname(path))
+        nxt = find_nearest(parent)
+        if nxt == path:
+            break
+        path = nxt
+    return out
+
+
+def collect(directory: str, env: Mapping[str, str]) -> dict[str, Any]:
+    # The shell's environment may hold orenv's own values; compute over the
+    # environment without them so the answer matches what a fresh cd gives.
+    act = compute(directory, env)
+    p = act.policy
+    variables = {
+        name: (mask(value) if name in SECRET_VARS else value)
+        for name, value in act.env.items() if name not in MARKERS
+    }
+    data: dict[str, Any] = {
+        "directory": directory,
+        "state": act.state,
+        "message": act.message,
+        "files": _files(directory),
+        "profile": p.name if p else None,
+        "mode": p.mode if p else None,
+        "key": p.key if p else None,
+        "base_url": p.base_url if p else None,
+        "host": p.host if p else None,
+        "variables": variables,
+        "shell": {
+            "active": env.get("ORENV_ACTIVE"),
+            "state": env.get("ORENV_STATE"),
+            "in_sync": (env.get("ORENV_ACTIVE") == (p.path if p and act.state == "active"
+                                                      else None)),
+        },
+    }
+    return data
+
+
+def render_text(data: Mapping[str, Any]) -> list[str]:
+    lines = [f"directory: {data['directory']}"]
+    if not data["files"]:
+        lines.append("policy:    none (no .orenv.toml here or above)")
+        return lines
+    for f in data["files"]:
+        lines.append(f"policy:    {f['path']} ({f.get('trust') or f.get('error')})")
+    lines.append(f"state:     {data['state']}")
+    if data["message"]:
+        lines.append(f"problem:   {data['message']}")
+    if data["profile"]:
+        lines.append(f"profile:   {data['profile']} (mode {data['mode']}, key {data['key']!r} "
+                     f"-> {data['host']})")
+    for name, value in data["variables"].items():
+        lines.append(f"  {name}={value!r}")
+    if not data["shell"]["in_sync"]:
+        lines.append("shell:     this shell's environment differs (hook not installed, or "
+                     "it updates at the next prompt)")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    data = collect(cwd(args.dir), os.environ)
+    if args.json:
+        print_json(data)
+    else:
+        print("\n".join(render_text(data)))
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("status", help="show the active policy, trust state and variables")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--dir", help="directory to report on (default: current)")
+    p.set_defaults(func=run)

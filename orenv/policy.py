@@ -1,0 +1,506 @@
+"""Policy files: find them, parse them strictly, layer them.
+
+Reading uses the standard library's ``tomllib`` (fast, exact errors); edits
+go through tomlkit elsewhere so comments survive. Every problem becomes a
+``PolicyError`` naming file, line and key; nothing is half-parsed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._tomlpos import line_of
+from .config import Config
+from .errors import PolicyError
+from .paths import POLICY_NAME
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "FORBIDDEN_ENV",
+    "KEY_NAME_RE",
+    "MODEL_VARS",
+    "MODES",
+    "MAX_POLICY_BYTES",
+    "Policy",
+    "PolicyFile",
+    "find_chain",
+    "find_nearest",
+    "is_loopback",
+    "load",
+    "parse",
+    "read_policy_file",
+    "resolve",
+]
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api"
+MODES = ("export", "exec", "helper")
+MAX_POLICY_BYTES = 256 * 1024
+KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY_VALUE_RE = re.compile(r"sk-or-v1-[0-9a-fA-F]{16,}")
+
+# [models] key -> the variable Claude Code reads.
+MODEL_VARS: Mapping[str, str] = {
+    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
+    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
+    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+    "default": "ANTHROPIC_MODEL",
+    "subagent": "CLAUDE_CODE_SUBAGENT_MODEL",
+}
+
+# Names [env] may not set: they change how programs run, where they look for
+# code or certificates, route traffic, or are orenv's own to manage.
+FORBIDDEN_ENV = frozenset(
+    {
+        "PATH", "BASH_ENV", "ENV", "PROMPT_COMMAND", "PS1", "PS2", "PS3", "PS4", "IFS",
+        "ZDOTDIR", "HOME", "SHELL", "SHELLOPTS", "BASHOPTS", "CDPATH", "FPATH", "MANPATH",
+        "NODE_OPTIONS", "NODE_PATH", "NODE_EXTRA_CA_CERTS", "NODE_TLS_REJECT_UNAUTHORIZED",
+        "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYLIB", "RUBYOPT", "GCONV_PATH",
+        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "CLASSPATH", "TMPDIR", "USER", "LOGNAME",
+        "EDITOR", "VISUAL", "PAGER", "BROWSER", "SSH_ASKPASS", "SUDO_ASKPASS",
+        "SSH_AUTH_SOCK", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_ASKPASS",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+        "http_proxy", "https_proxy", "all_proxy", "no_proxy",
+        "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
+        "DBUS_SESSION_BUS_ADDRESS", "TERM", "TERMINFO", "INPUTRC", "HISTFILE",
+        *MODEL_VARS.values(),
+    }
+)
+_FORBIDDEN_PREFIXES = ("LD_", "DYLD_", "PYTHON", "fish_", "ORENV_", "__orenv", "XDG_",
+                       "BASH_FUNC_", "ZSH", "GIT_CONFIG", "KEYRING", "ANTHROPIC_BEDROCK",
+                       "ANTHROPIC_VERTEX", "CLAUDE_CODE_USE_")
+
+_TOP = ("inherit", "enabled", "name", "openrouter", "models", "env", "budget",
+        "routing", "attribution")
+_OPENROUTER = ("key", "base_url", "mode")
+_BUDGET = ("warn_below_usd",)
+_ROUTING = ("order", "allow_fallbacks", "only", "ignore", "data_collection", "zdr",
+            "require_parameters", "sort", "max_price", "quantizations")
+_MAX_PRICE = ("prompt", "completion", "request", "image")
+_QUANTIZATIONS = ("int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "unknown")
+_ATTRIBUTION = ("referer", "title")
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """One parsed ``.orenv.toml``; fields left out stay None or empty."""
+
+    path: str
+    content: bytes = field(repr=False)
+    inherit: bool = False
+    enabled: bool | None = None
+    name: str | None = None
+    key: str | None = None
+    base_url: str | None = None
+    mode: str | None = None
+    models: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    warn_below_usd: float | None = None
+    routing: Mapping[str, Any] = field(default_factory=dict)
+    attribution: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective policy of a directory: the nearest file layered over its parents."""
+
+    files: tuple[PolicyFile, ...]  # nearest first
+    enabled: bool
+    name: str
+    key: str | None
+    base_url: str
+    mode: str
+    models: Mapping[str, str]
+    env: Mapping[str, str]
+    warn_below_usd: float | None
+    routing: Mapping[str, Any]
+    attribution: Mapping[str, str]
+
+    @property
+    def path(self) -> str:
+        return self.files[0].path
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.base_url).hostname or "").lower()
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def _policy_here(directory: str) -> str | None:
+    candidate = os.path.join(directory, POLICY_NAME)
+    return candidate if os.path.lexists(candidate) else None
+
+
+def find_nearest(start: str) -> str | None:
+    """The nearest policy file at or above *start*, or None."""
+    directory = os.path.abspath(start)
+    while True:
+        found = _policy_here(directory)
+        if found:
+            return found
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def find_chain(start: str) -> list[PolicyFile]:
+    """Parse the nearest policy and, while ``inherit = true``, the ones above it."""
+    chain: list[PolicyFile] = []
+    path = find_nearest(start)
+    while path is not None:
+        pf = read_policy_file(path)
+        chain.append(pf)
+        if not pf.inherit:
+            break
+        parent_dir = os.path.dirname(os.path.dirname(path))
+        if parent_dir == os.path.dirname(path):
+            break
+        path = find_nearest(parent_dir)
+    return chain
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def read_policy_file(path: str) -> PolicyFile:
+    """Read and parse one policy file; refuses non-regular and oversized files."""
+    try:
+        # O_NONBLOCK: a FIFO planted as .orenv.toml must not hang the prompt.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PolicyError(path, f"cannot read ({exc.strerror}); fix or remove the file") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PolicyError(path, "is not a regular file; remove it or replace it with one")
+        if st.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(path, f"is larger than {MAX_POLICY_BYTES // 1024} KiB; "
+                              "a policy is a few lines")
+        chunks = []
+        remaining = MAX_POLICY_BYTES + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(65536, remaining))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        content = b"".join(chunks)
+        if len(content) > MAX_POLICY_BYTES:
+            raise PolicyError(path, f"is larger than {MAX_POLICY_BYTES // 1024} KiB")
+    except OSError as exc:
+        raise PolicyError(path, f"cannot read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    return parse(path, content)
+
+
+def _decode(path: str, content: bytes) -> str:
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise PolicyError(path, "not valid UTF-8; save the file as UTF-8", line=line) from None
+
+
+_TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def parse(path: str, content: bytes) -> PolicyFile:
+    """Parse policy *content* (the bytes of *path*) into a ``PolicyFile``."""
+    text = _decode(path, content)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = str(exc)
+        pos = _TOML_POS.search(msg)
+        line = int(pos.group(1)) if pos else None
+        what = _TOML_POS.sub("", msg).strip().rstrip(".")
+        raise PolicyError(path, f"invalid TOML: {what}", line=line) from None
+    except RecursionError:
+        raise PolicyError(path, "invalid TOML: nested too deeply") from None
+    v = _Validator(path, text)
+    return v.policy_file(data, content)
+
+
+class _Validator:
+    __slots__ = ("path", "text")
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+
+    def fail(self, table: str | None, key: str | None, problem: str) -> PolicyError:
+        line = line_of(self.text, table, key)
+        if line is None and table is not None:
+            line = line_of(self.text, table)
+        dotted = f"{table}.{key}" if table and key else (key or table)
+        return PolicyError(self.path, problem, line=line, key=dotted)
+
+    def table(self, data: Mapping[str, Any], name: str, known: tuple[str, ...]
+              ) -> Mapping[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail(None, name, f"must be a table: write [{name}] on its own line")
+        self.known(value, name, known)
+        return value
+
+    def known(self, value: Mapping[str, Any], table: str | None, known: tuple[str, ...]) -> None:
+        for key in value:
+            if key not in known:
+                raise self.fail(table, key, f"unknown key; expected one of: {', '.join(known)}")
+
+    def string(self, table: str | None, key: str, value: Any, *, allow_empty: bool = False,
+               single_line: bool = False) -> str:
+        if not isinstance(value, str):
+            raise self.fail(table, key, f'must be a string in quotes, got {_tname(value)}')
+        if not allow_empty and not value:
+            raise self.fail(table, key, "must not be empty")
+        if "\x00" in value:
+            raise self.fail(table, key, "must not contain a NUL character")
+        if single_line and ("\n" in value or "\r" in value):
+            raise self.fail(table, key, "must be a single line")
+        if _KEY_VALUE_RE.search(value):
+            raise self.fail(table, key, "looks like an OpenRouter key; keys never go in files: "
+                            "store it with `orenv key set NAME` and name it in [openrouter] key")
+        return value
+
+    def boolean(self, table: str | None, key: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(table, key, f"must be true or false, got {_tname(value)}")
+        return value
+
+    def number(self, table: str | None, key: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(table, key, f"must be a number, got {_tname(value)}")
+        if not math.isfinite(value) or value < 0:
+            raise self.fail(table, key, "must be a finite number >= 0")
+        return float(value)
+
+    def str_list(self, table: str, key: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+            raise self.fail(table, key, 'must be a list of strings, e.g. ["anthropic"]')
+        return list(value)
+
+    def policy_file(self, data: Mapping[str, Any], content: bytes) -> PolicyFile:
+        self.known(data, None, _TOP)
+        inherit = self.boolean(None, "inherit", data.get("inherit", False))
+        enabled = data.get("enabled")
+        if enabled is not None:
+            enabled = self.boolean(None, "enabled", enabled)
+        name = data.get("name")
+        if name is not None:
+            name = self.string(None, "name", name, single_line=True)
+
+        orr = self.table(data, "openrouter", _OPENROUTER)
+        key = orr.get("key")
+        if key is not None:
+            key = self.string("openrouter", "key", key)
+            if not KEY_NAME_RE.match(key):
+                raise self.fail("openrouter", "key", "must be a key name such as \"work\" "
+                                "(letters, digits, . _ -), not the key itself; "
+                                "store the key with `orenv key set NAME`")
+        base_url = orr.get("base_url")
+        if base_url is not None:
+            base_url = self.string("openrouter", "base_url", base_url, single_line=True)
+            problem = _url_problem(base_url)
+            if problem:
+                raise self.fail("openrouter", "base_url", problem)
+        mode = orr.get("mode")
+        if mode is not None:
+            mode = self.string("openrouter", "mode", mode)
+            if mode not in MODES:
+                raise self.fail("openrouter", "mode", 'must be "export", "exec" or "helper"')
+
+        models_t = self.table(data, "models", tuple(MODEL_VARS))
+        models = {k: self.string("models", k, v) for k, v in models_t.items()}
+
+        env_t = data.get("env", {})
+        if not isinstance(env_t, dict):
+            raise self.fail(None, "env", "must be a table: write [env] on its own line")
+        env: dict[str, str] = {}
+        for k, v in env_t.items():
+            problem = env_name_problem(k)
+            if problem:
+                raise self.fail("env", k, problem)
+            if isinstance(v, bool) or not isinstance(v, str | int):
+                raise self.fail("env", k, f'must be a string in quotes, got {_tname(v)}')
+            env[k] = self.string("env", k, str(v), allow_empty=True)
+
+        budget = self.table(data, "budget", _BUDGET)
+        warn = budget.get("warn_below_usd")
+        if warn is not None:
+            warn = self.number("budget", "warn_below_usd", warn)
+
+        routing = self.routing(self.table(data, "routing", _ROUTING))
+        attr_t = self.table(data, "attribution", _ATTRIBUTION)
+        attribution = {k: self.string("attribution", k, v, single_line=True)
+                       for k, v in attr_t.items()}
+
+        return PolicyFile(
+            path=self.path, content=content, inherit=inherit, enabled=enabled, name=name,
+            key=key, base_url=base_url, mode=mode, models=models, env=env,
+            warn_below_usd=warn, routing=routing, attribution=attribution,
+        )
+
+    def routing(self, t: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("order", "only", "ignore"):
+            if key in t:
+                out[key] = self.str_list("routing", key, t[key])
+        for key in ("allow_fallbacks", "zdr", "require_parameters"):
+            if key in t:
+                out[key] = self.boolean("routing", key, t[key])
+        if "data_collection" in t:
+            dc = t["data_collection"]
+            if dc not in ("allow", "deny"):
+                raise self.fail("routing", "data_collection", 'must be "allow" or "deny"')
+            out["data_collection"] = dc
+        if "sort" in t:
+            if t["sort"] not in ("price", "throughput", "latency"):
+                raise self.fail("routing", "sort", 'must be "price", "throughput" or "latency"')
+            out["sort"] = t["sort"]
+        if "max_price" in t:
+            mp = t["max_price"]
+            if not isinstance(mp, dict):
+                raise self.fail("routing", "max_price",
+                                "must be a table, e.g. { prompt = 5, completion = 25 }")
+            for k, v in mp.items():
+                if k not in _MAX_PRICE:
+                    raise self.fail("routing", "max_price",
+                                    f"unknown price {k!r}; expected one of: "
+                                    f"{', '.join(_MAX_PRICE)}")
+                self.number("routing", "max_price", v)
+            out["max_price"] = {k: mp[k] for k in mp}
+        if "quantizations" in t:
+            qs = self.str_list("routing", "quantizations", t["quantizations"])
+            for q in qs:
+                if q not in _QUANTIZATIONS:
+                    raise self.fail("routing", "quantizations",
+                                    f"unknown quantization {q!r}; expected: "
+                                    f"{', '.join(_QUANTIZATIONS)}")
+            out["quantizations"] = qs
+        return out
+
+
+def _tname(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def env_name_problem(name: str) -> str | None:
+    """Why *name* may not be set through [env], or None when it may."""
+    if not _ENV_NAME_RE.match(name):
+        return "is not a valid variable name (letters, digits, _; not starting with a digit)"
+    if name in MODEL_VARS.values():
+        return "is set from [models]; use that table instead"
+    if name in ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+        return "is managed by orenv from [openrouter]; remove it from [env]"
+    if name in FORBIDDEN_ENV or name.startswith(_FORBIDDEN_PREFIXES) or name.upper() in (
+        "PATH", "IFS", "HOME", "SHELL", "ENV"
+    ):
+        return "may not be set by a policy: it changes how programs run; remove it from [env]"
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return 'must be an https URL such as "https://openrouter.ai/api"'
+    if parts.username or parts.password:
+        return "must not contain a user name or password"
+    if parts.query or parts.fragment:
+        return "must not contain a query or fragment"
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return "plain http is only allowed for loopback hosts; use https"
+    return None
+
+
+# ---------------------------------------------------------------- layering
+
+
+def resolve(chain: list[PolicyFile], config: Config) -> Policy:
+    """Layer *chain* (nearest first) into one effective policy and check it."""
+    if not chain:
+        raise ValueError("empty policy chain")
+    nearest = chain[0]
+
+    def pick(attr: str) -> Any:
+        for pf in chain:
+            value = getattr(pf, attr)
+            if value is not None:
+                return value
+        return None
+
+    def merged(attr: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for pf in reversed(chain):
+            out.update(getattr(pf, attr))
+        return out
+
+    enabled = nearest.enabled is not False
+    base_url = pick("base_url") or DEFAULT_BASE_URL
+    name = pick("name") or os.path.basename(os.path.dirname(nearest.path)) or "/"
+    policy = Policy(
+        files=tuple(chain), enabled=enabled, name=name, key=pick("key"), base_url=base_url,
+        mode=pick("mode") or config.default_mode, models=merged("models"), env=merged("env"),
+        warn_below_usd=pick("warn_below_usd"), routing=merged("routing"),
+        attribution=merged("attribution"),
+    )
+    if enabled:
+        _check_effective(policy, config)
+    return policy
+
+
+def _check_effective(policy: Policy, config: Config) -> None:
+    nearest = policy.files[0]
+    text = nearest.content.decode("utf-8")
+    if policy.key is None:
+        raise PolicyError(nearest.path, 'no key: add key = "NAME" under [openrouter] '
+                          "(or run `orenv set openrouter.key NAME`)",
+                          line=line_of(text, "openrouter"), key="openrouter.key")
+    host = policy.host
+    if host not in config.allowed_hosts:
+        owner = next((pf for pf in policy.files if pf.base_url), nearest)
+        line = line_of(owner.content.decode("utf-8"), "openrouter", "base_url")
+        raise PolicyError(
+            owner.path,
+            f"host {host!r} is not in allowed_hosts; if you trust it, add it to "
+            f"{config.path or 'config.toml'}",
+            line=line, key="openrouter.base_url",
+        )
+
+
+def load(start: str, config: Config) -> Policy | None:
+    """The effective policy for directory *start*, or None when there is none."""
+    chain = find_chain(start)
+    if not chain:
+        return None
+    return resolve(chain, config)

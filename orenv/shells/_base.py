@@ -1,0 +1,50 @@
+"""Shared shape of a shell: quoting is each shell's own, the rest is common."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from importlib import resources
+
+__all__ = ["Shell"]
+
+_PLACEHOLDER = "@ORENV_BIN@"
+
+
+class Shell(ABC):
+    """Renders orenv's output for one shell.
+
+    Export output is a list of calls to functions the hook defines
+    (``__orenv_set NAME VALUE`` …), so the hook keeps the saved previous
+    values in non-exported shell variables and restores them exactly.
+    """
+
+    name: str = ""
+    hook_file: str = ""
+
+    @abstractmethod
+    def quote(self, value: str) -> str:
+        """*value* as one literal word of this shell."""
+
+    def call(self, function: str, *args: str) -> str:
+        return " ".join([function, *(self.quote(a) for a in args)])
+
+    def export(self, changes: Mapping[str, str | None]) -> str:
+        """Shell code setting each variable (None: unset) through the hook."""
+        lines = []
+        for name, value in changes.items():
+            if value is None:
+                lines.append(self.call("__orenv_unset", name))
+            else:
+                lines.append(self.call("__orenv_set", name, value))
+        return "".join(line + "\n" for line in lines)
+
+    def watch(self, ref: str, files: Iterable[str]) -> str:
+        return self.call("__orenv_watching", ref, *files) + "\n"
+
+    def message(self, text: str) -> str:
+        return self.call("__orenv_msg", text) + "\n"
+
+    def hook(self, binary: str) -> str:
+        text = resources.files("orenv.shell").joinpath(self.hook_file).read_text("utf-8")
+        return text.replace(_PLACEHOLDER, self.quote(binary))

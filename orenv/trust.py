@@ -1,0 +1,84 @@
+"""Trust records: a policy applies only after ``orenv allow``.
+
+A record is kept per policy path (file name: SHA-256 of the path) and holds
+the SHA-256 of the path plus the file's bytes, so any edit, a swapped symlink
+target or a renamed parent directory revokes it. Records hold no secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from enum import Enum
+from pathlib import Path
+
+from . import paths
+from ._fsutil import atomic_write
+from .errors import UntrustedPolicyError
+
+__all__ = ["TrustStatus", "allow", "check", "content_hash", "deny", "require", "status"]
+
+
+class TrustStatus(Enum):
+    ALLOWED = "allowed"
+    NEW = "not allowed yet"
+    CHANGED = "changed since it was allowed"
+    DENIED = "denied"
+
+
+def _path_id(path: str) -> str:
+    return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()
+
+
+def content_hash(path: str, content: bytes) -> str:
+    h = hashlib.sha256(os.fsencode(os.path.abspath(path)))
+    h.update(b"\0")
+    h.update(content)
+    return h.hexdigest()
+
+
+def _allow_record(path: str) -> Path:
+    return paths.trust_dir() / "allow" / _path_id(path)
+
+
+def _deny_record(path: str) -> Path:
+    return paths.trust_dir() / "deny" / _path_id(path)
+
+
+def status(path: str, content: bytes) -> TrustStatus:
+    try:
+        recorded = _allow_record(path).read_text().split("\n", 1)[0].strip()
+    except (FileNotFoundError, NotADirectoryError):
+        recorded = ""
+    except OSError:
+        recorded = ""
+    if recorded:
+        return (TrustStatus.ALLOWED if recorded == content_hash(path, content)
+                else TrustStatus.CHANGED)
+    if _deny_record(path).exists():
+        return TrustStatus.DENIED
+    return TrustStatus.NEW
+
+
+def check(path: str, content: bytes) -> bool:
+    return status(path, content) is TrustStatus.ALLOWED
+
+
+def require(path: str, content: bytes) -> None:
+    st = status(path, content)
+    if st is not TrustStatus.ALLOWED:
+        raise UntrustedPolicyError(path, st.value)
+
+
+def allow(path: str, content: bytes) -> None:
+    path = os.path.abspath(path)
+    paths.ensure_private_dir(paths.trust_dir() / "allow")
+    atomic_write(_allow_record(path), f"{content_hash(path, content)}\n{path}\n".encode())
+    _deny_record(path).unlink(missing_ok=True)
+
+
+def deny(path: str) -> None:
+    path = os.path.abspath(path)
+    _allow_record(path).unlink(missing_ok=True)
+    paths.ensure_private_dir(paths.trust_dir() / "deny")
+    atomic_write(_deny_record(path), f"{path}\n".encode())

@@ -1,0 +1,139 @@
+# orenv hook for bash. Install with:  eval "$(orenv hook bash)"
+# shellcheck shell=bash
+#
+# An idle prompt runs no process: it compares $PWD with the last directory
+# and tests the watched files' times against a per-session reference file
+# with the [[ -nt ]] builtin. Only on a change does it run `orenv export bash`.
+#
+# Values orenv replaced are kept in the non-exported arrays below (bash never
+# exports arrays), and are put back exactly when the policy no longer applies.
+# `cd`, `pushd` and `popd` are wrapped (unless you already define them as
+# functions), so `cd dir && cmd` sees the new environment before `cmd`.
+
+__orenv_bin=@ORENV_BIN@
+__orenv_pwd=''
+__orenv_ref=''
+__orenv_lastmsg=''
+__orenv_gotmsg=0
+declare -p __orenv_names >/dev/null 2>&1 || declare -ga __orenv_names=()
+declare -p __orenv_watchlist >/dev/null 2>&1 || declare -ga __orenv_watchlist=()
+declare -gA __orenv_saved __orenv_local
+
+# A shell started inside an active project inherits the exported values but
+# not the saved originals (those are never exported). Adopt what the parent
+# applied, so that leaving the project unsets it.
+if [[ -n ${ORENV_VARS-} && ${#__orenv_names[@]} -eq 0 ]]; then
+  read -r -a __orenv_names <<<"$ORENV_VARS"
+fi
+
+__orenv_remember() {
+  local __orenv_i
+  for __orenv_i in "${__orenv_names[@]}"; do
+    [[ $__orenv_i == "$1" ]] && return 0
+  done
+  __orenv_names+=("$1")
+  if [[ -n ${!1+x} ]]; then
+    __orenv_saved[$1]=${!1}
+    [[ ${!1@a} == *x* ]] || __orenv_local[$1]=1
+  fi
+  return 0
+}
+
+__orenv_set() {
+  __orenv_remember "$1"
+  printf -v "$1" '%s' "$2"
+  export "${1?}"
+}
+
+__orenv_unset() {
+  __orenv_remember "$1"
+  unset "$1"
+}
+
+__orenv_restore() {
+  local __orenv_n
+  for __orenv_n in "${__orenv_names[@]}"; do
+    if [[ -n ${__orenv_saved[$__orenv_n]+x} ]]; then
+      printf -v "$__orenv_n" '%s' "${__orenv_saved[$__orenv_n]}"
+      if [[ -n ${__orenv_local[$__orenv_n]+x} ]]; then
+        export -n "${__orenv_n?}"
+      else
+        export "${__orenv_n?}"
+      fi
+    else
+      unset "$__orenv_n"
+    fi
+  done
+  __orenv_names=()
+  __orenv_saved=()
+  __orenv_local=()
+}
+
+__orenv_watching() {
+  __orenv_ref=$1
+  shift
+  __orenv_watchlist=("$@")
+}
+
+__orenv_msg() {
+  # Say each message once per change, not at every cd inside a project.
+  __orenv_gotmsg=1
+  [[ $1 == "$__orenv_lastmsg" ]] && return 0
+  __orenv_lastmsg=$1
+  printf '%s\n' "$1" >&2
+}
+
+__orenv_reload() {
+  local __orenv_out __orenv_had=${#__orenv_names[@]}
+  trap -- '' SIGINT
+  __orenv_pwd=$PWD
+  __orenv_gotmsg=0
+  __orenv_restore
+  __orenv_out=$("$__orenv_bin" export bash --session "$$")
+  eval "$__orenv_out"
+  trap - SIGINT
+  if (( ! __orenv_gotmsg )); then
+    if (( __orenv_had && ! ${#__orenv_names[@]} )); then
+      printf '%s\n' "orenv: unloaded" >&2
+    fi
+    __orenv_lastmsg=''
+  fi
+  return 0
+}
+
+__orenv_hook() {
+  local __orenv_status=$? __orenv_f
+  if [[ $PWD != "$__orenv_pwd" ]]; then
+    __orenv_reload
+  else
+    for __orenv_f in "${__orenv_watchlist[@]}"; do
+      if [[ ! -e $__orenv_f || $__orenv_f -nt $__orenv_ref ]]; then
+        __orenv_reload
+        break
+      fi
+    done
+  fi
+  return "$__orenv_status"
+}
+
+__orenv_reset() {
+  __orenv_pwd=''
+}
+
+if ! declare -F cd >/dev/null; then
+  cd() { builtin cd "$@" || return; __orenv_hook; }
+fi
+if ! declare -F pushd >/dev/null; then
+  pushd() { builtin pushd "$@" || return; __orenv_hook; }
+fi
+if ! declare -F popd >/dev/null; then
+  popd() { builtin popd "$@" || return; __orenv_hook; }
+fi
+
+if [[ ";${PROMPT_COMMAND[*]:-};" != *";__orenv_hook;"* ]]; then
+  if [[ "$(declare -p PROMPT_COMMAND 2>&1)" == "declare -a"* ]]; then
+    PROMPT_COMMAND=(__orenv_hook "${PROMPT_COMMAND[@]}")
+  else
+    PROMPT_COMMAND="__orenv_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  fi
+fi

@@ -1,0 +1,121 @@
+# orenv hook for fish. Install with:  orenv hook fish | source
+#
+# An idle prompt runs no process: it compares $PWD with the last directory
+# and tests the watched files' times against a per-session reference file
+# with the `test -nt` builtin. Only on a change does it run `orenv export fish`.
+#
+# Values orenv replaced are kept in non-exported global variables, never in
+# the environment, and are put back exactly when the policy no longer applies.
+# The PWD handler runs inside `cd`, so `cd dir; and cmd` sees the new
+# environment before `cmd`.
+
+set -g __orenv_bin @ORENV_BIN@
+set -g __orenv_pwd ''
+set -g __orenv_ref ''
+set -g __orenv_lastmsg ''
+set -g __orenv_gotmsg 0
+set -q __orenv_names; or set -g __orenv_names
+set -q __orenv_watchlist; or set -g __orenv_watchlist
+
+# A shell started inside an active project inherits the exported values but
+# not the saved originals (those are never exported). Adopt what the parent
+# applied, so that leaving the project unsets it.
+if set -q ORENV_VARS; and test -z "$__orenv_names"
+    set -g __orenv_names (string split ' ' -- $ORENV_VARS)
+end
+
+function __orenv_remember
+    contains -- $argv[1] $__orenv_names; and return 0
+    set -l name $argv[1]
+    set -g -a __orenv_names $name
+    if set -q $name
+        set -g __orenv_saved_$name $$name
+        set -qx $name; or set -g __orenv_local_$name 1
+    end
+    return 0
+end
+
+function __orenv_set
+    __orenv_remember $argv[1]
+    set -gx $argv[1] $argv[2]
+end
+
+function __orenv_unset
+    __orenv_remember $argv[1]
+    set -e $argv[1]
+end
+
+function __orenv_restore
+    for n in $__orenv_names
+        if set -q __orenv_saved_$n
+            set -l saved __orenv_saved_$n
+            if set -q __orenv_local_$n
+                set -e $n
+                set -g $n $$saved
+            else
+                set -gx $n $$saved
+            end
+            set -e __orenv_saved_$n
+            set -e __orenv_local_$n
+        else
+            set -e $n
+        end
+    end
+    set -g __orenv_names
+end
+
+function __orenv_watching
+    set -g __orenv_ref $argv[1]
+    set -g __orenv_watchlist $argv[2..-1]
+end
+
+function __orenv_msg
+    # Say each message once per change, not at every cd inside a project.
+    set -g __orenv_gotmsg 1
+    test "$argv[1]" = "$__orenv_lastmsg"; and return 0
+    set -g __orenv_lastmsg $argv[1]
+    printf '%s\n' $argv[1] >&2
+end
+
+function __orenv_reload
+    set -l had (count $__orenv_names)
+    set -g __orenv_pwd $PWD
+    set -g __orenv_gotmsg 0
+    __orenv_restore
+    set -l out ($__orenv_bin export fish --session $fish_pid | string collect)
+    test -n "$out"; and printf '%s\n' $out | source
+    if test $__orenv_gotmsg = 0
+        if test $had -gt 0; and test (count $__orenv_names) -eq 0
+            printf '%s\n' "orenv: unloaded" >&2
+        end
+        set -g __orenv_lastmsg ''
+    end
+end
+
+function __orenv_check
+    if test "$PWD" != "$__orenv_pwd"
+        __orenv_reload
+        return 0
+    end
+    for f in $__orenv_watchlist
+        if not test -e $f; or test $f -nt $__orenv_ref
+            __orenv_reload
+            return 0
+        end
+    end
+    return 0
+end
+
+function __orenv_on_prompt --on-event fish_prompt
+    __orenv_check
+end
+
+function __orenv_on_pwd --on-variable PWD
+    # Runs inside `cd`; skip command substitutions and non-interactive uses.
+    status --is-command-substitution; and return 0
+    __orenv_check
+end
+
+function __orenv_reset
+    set -g __orenv_pwd ''
+end
