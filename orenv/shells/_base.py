@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from importlib import resources
+from pathlib import Path
 
 __all__ = ["Shell"]
 
@@ -46,5 +47,17 @@ class Shell(ABC):
         return self.call("__orenv_msg", text) + "\n"
 
     def hook(self, binary: str) -> str:
-        text = resources.files("orenv.shell").joinpath(self.hook_file).read_text("utf-8")
-        return text.replace(_PLACEHOLDER, self.quote(binary))
+        return hook_source(self.hook_file).replace(_PLACEHOLDER, self.quote(binary))
+
+
+def hook_source(name: str) -> str:
+    """The hook file: package data when installed, ``shell/`` in a source checkout.
+
+    Editable installs cannot map the top-level ``shell/`` directory into the
+    package, so fall back to the file next to the source tree.
+    """
+    try:
+        return resources.files("orenv.shell").joinpath(name).read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        source = Path(__file__).resolve().parents[2] / "shell" / name
+        return source.read_text("utf-8")
