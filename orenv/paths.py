@@ -67,7 +67,8 @@ def runtime_dir() -> Path:
     base = os.environ.get("XDG_RUNTIME_DIR", "")
     if base and os.path.isabs(base):
         return Path(base) / "orenv"
-    tmp = os.environ.get("TMPDIR", "/tmp")
+    # Fallback: a per-uid directory, created 0700 and owner-checked by ensure_private_dir.
+    tmp = os.environ.get("TMPDIR", "/tmp")  # noqa: S108
     return Path(tmp) / f"orenv-{os.getuid()}"
 
 

@@ -134,6 +134,8 @@ if [[ ";${PROMPT_COMMAND[*]:-};" != *";__orenv_hook;"* ]]; then
   if [[ "$(declare -p PROMPT_COMMAND 2>&1)" == "declare -a"* ]]; then
     PROMPT_COMMAND=(__orenv_hook "${PROMPT_COMMAND[@]}")
   else
+    # A plain string here (the array case is handled above).
+    # shellcheck disable=SC2178,SC2128
     PROMPT_COMMAND="__orenv_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
   fi
 fi

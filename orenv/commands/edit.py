@@ -49,9 +49,10 @@ def _edit(path: str, key: str, raw: str | None) -> None:
     was_trusted = trust.check(path, original)
     try:
         doc = tomlkit.parse(original.decode("utf-8"))
-    except Exception as exc:  # noqa: BLE001 - tomlkit raises several types
-        raise PolicyError(path, f"cannot edit: invalid TOML ({type(exc).__name__}); "
-                          "fix the file by hand first") from None
+    except Exception:
+        parse(path, original)  # raises the exact error with its line
+        raise PolicyError(path, "cannot edit: invalid TOML; fix the file by hand first"
+                          ) from None
     parts = _split(key)
     container: Any = doc
     for part in parts[:-1]:

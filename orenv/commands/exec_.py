@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     full = dict(os.environ)
     full.update(env)
     try:
-        os.execvpe(command[0], command, full)
+        os.execvpe(command[0], command, full)  # noqa: S606 - replacing ourselves is the point
     except OSError as exc:
         raise OrenvError(f"cannot run {command[0]!r}: {exc.strerror}") from None
     return 0  # not reached

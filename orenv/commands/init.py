@@ -31,12 +31,12 @@ def _toml_str(value: str) -> str:
 def _suggestions() -> list[str]:
     """Tool-capable model IDs from the local cache (never the network)."""
     try:
-        from ..models import cached_models  # type: ignore[attr-defined]
+        from ..models import cached_models
     except ImportError:
         return []
     try:
         models = cached_models() or []
-    except Exception:  # noqa: BLE001 - a broken cache must not break init
+    except Exception:
         return []
     return [m.id for m in models if getattr(m, "supports_tools", False)][:12]
 
@@ -94,7 +94,7 @@ def _default_key() -> str:
         from ..secrets import _read_index
 
         names = sorted(n for n, m in _read_index().items() if not m.get("management"))
-    except Exception:  # noqa: BLE001 - only a suggestion
+    except Exception:
         names = []
     return names[0] if len(names) == 1 else "default"
 
@@ -112,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     text = template(key, args.mode, args.base_url, args.name, _suggestions())
     content = text.encode()
     parse(path, content)  # the template must always be valid
-    from .._fsutil import atomic_write
     from pathlib import Path
+
+    from .._fsutil import atomic_write
 
     atomic_write(Path(path), content, mode=0o644)
     trust.allow(path, content)

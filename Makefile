@@ -1,0 +1,75 @@
+# orenv: set-up, lint, tests, benchmarks. `make test` works on a fresh Debian
+# machine as root with no stdin (it installs what is missing, once).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NODE_PREFIX := .tools/node
+CLAUDE := $(NODE_PREFIX)/node_modules/.bin/claude
+CLAUDE_PKG := @anthropic-ai/claude-code@^2.1
+APT_PACKAGES := zsh fish gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?= -n 2
+
+SHELL_SCRIPTS := $(wildcard shell/*.bash) $(wildcard install.sh) $(wildcard .ci/run)
+ZSH_SCRIPTS := $(wildcard shell/*.zsh)
+FISH_SCRIPTS := $(wildcard shell/*.fish)
+
+.PHONY: deps apt-deps venv claude lint test bench clean
+
+deps: apt-deps venv claude
+
+# apt: only when a package is missing; `apt-get update` once, then install.
+apt-deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	$(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get update -q </dev/null; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing </dev/null; \
+	else echo "apt: all present"; fi
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-run pip only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]' </dev/null
+	touch $(STAMP)
+
+claude: $(CLAUDE)
+
+$(CLAUDE):
+	npm install --prefix $(NODE_PREFIX) --no-package-lock --no-audit --no-fund '$(CLAUDE_PKG)' </dev/null
+
+# Each check runs only if its files exist yet.
+lint:
+	@for f in $(SHELL_SCRIPTS); do echo "bash -n $$f"; bash -n "$$f"; done
+	@if [ -n "$(strip $(SHELL_SCRIPTS))" ]; then echo "shellcheck $(SHELL_SCRIPTS)"; shellcheck -s bash $(SHELL_SCRIPTS); fi
+	@for f in $(ZSH_SCRIPTS); do echo "zsh -n $$f"; zsh -n "$$f"; done
+	@for f in $(FISH_SCRIPTS); do echo "fish -n $$f"; fish -n "$$f"; done
+	@dirs=""; for d in orenv tests; do [ -d "$$d" ] && dirs="$$dirs $$d"; done; \
+	if [ -n "$$dirs" ]; then echo "ruff check$$dirs"; $(VENV)/bin/ruff check $$dirs; fi
+	@if [ -d orenv ]; then echo "mypy"; $(VENV)/bin/mypy; fi
+
+test: deps
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: deps
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache

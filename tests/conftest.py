@@ -1,0 +1,150 @@
+"""Shared fixtures: an isolated HOME per test, one real gnome-keyring per session.
+
+Nothing is skipped for a missing shell or tool: `make deps` installs them, and a
+missing one fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import REPO_ROOT, Shell, base_path, venv_bin
+from keyringd import KeyringSession, start_keyring
+
+# Variables from the developer's environment that must never reach a test.
+_SCRUB_PREFIXES = ("ORENV_", "ANTHROPIC_", "OPENROUTER_", "CLAUDE_", "DIRENV_")
+_SCRUB = ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "ZDOTDIR", "PROMPT_COMMAND")
+
+
+@dataclass
+class Home:
+    """A fresh home: ``path`` plus the ``env`` (HOME, XDG_*, keyring bus) for children."""
+
+    path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return Path(self.env["XDG_CONFIG_HOME"])
+
+    @property
+    def data(self) -> Path:
+        return Path(self.env["XDG_DATA_HOME"])
+
+    @property
+    def state(self) -> Path:
+        return Path(self.env["XDG_STATE_HOME"])
+
+    @property
+    def cache(self) -> Path:
+        return Path(self.env["XDG_CACHE_HOME"])
+
+    @property
+    def runtime(self) -> Path:
+        return Path(self.env["XDG_RUNTIME_DIR"])
+
+
+def make_home(root: Path, extra_env: dict[str, str] | None = None) -> Home:
+    """HOME and XDG dirs under *root* (XDG_RUNTIME_DIR 0700)."""
+    home = root / "home"
+    env = {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_RUNTIME_DIR": str(root / "run"),
+    }
+    for value in env.values():
+        Path(value).mkdir(parents=True, exist_ok=True)
+    runtime = root / "run"
+    runtime.chmod(0o700)
+    env.update(extra_env or {})
+    return Home(path=home, env=env)
+
+
+@pytest.fixture(autouse=True)
+def _isolate_process_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Point this process's HOME/XDG at a temp dir and drop leaky variables."""
+    root = tmp_path_factory.mktemp("proc-home")
+    home = make_home(root)
+    for key, value in home.env.items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith(_SCRUB_PREFIXES) or key in _SCRUB:
+            monkeypatch.delenv(key, raising=False)
+    yield home.path
+
+
+@pytest.fixture(scope="session")
+def keyring_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyringSession]:
+    """One real gnome-keyring (private D-Bus) for the test session, unlocked.
+
+    Tests that lock or kill it must restore it (``ks.unlock()`` /
+    ``ks.start_service()``), or use ``private_keyring`` instead.
+    """
+    session = start_keyring(tmp_path_factory.mktemp("keyring"))
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture
+def private_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyringSession]:
+    """A keyring of this test's own (for tests that lock or kill it)."""
+    session = start_keyring(tmp_path_factory.mktemp("keyring-private"))
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path, keyring_session: KeyringSession) -> Iterator[Home]:
+    """A fresh HOME (with XDG dirs) whose env also reaches the session keyring."""
+    if not keyring_session.keyring_pid:
+        keyring_session.start_service()
+    yield make_home(tmp_path, keyring_session.env)
+
+
+@pytest.fixture
+def orenv_bin() -> Path:
+    """The `orenv` console script of the project venv."""
+    path = venv_bin() / "orenv"
+    assert path.exists(), f"{path} missing: run `make deps` (pip install -e '.[test]')"
+    return path
+
+
+@pytest.fixture
+def shell_factory(home: Home) -> Iterator[Callable[..., Shell]]:
+    """``shell_factory(kind, cwd=None, env=None, **kw)``: shells in ``home``, closed at the end."""
+    shells: list[Shell] = []
+
+    def make(
+        kind: str,
+        cwd: Path | None = None,
+        env: dict[str, str | None] | None = None,
+        **kwargs: object,
+    ) -> Shell:
+        full: dict[str, str | None] = {**home.env, **(env or {})}
+        sh = Shell(kind, env=full, cwd=cwd or home.path, **kwargs)  # type: ignore[arg-type]
+        shells.append(sh)
+        return sh
+
+    yield make
+    for sh in shells:
+        sh.close()
+
+
+__all__ = ["REPO_ROOT", "Home", "base_path", "make_home"]

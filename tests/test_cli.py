@@ -1,0 +1,182 @@
+"""The orenv command line, run as a user would (subprocess, real keyring)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import Home
+from harness import base_path
+
+from orenv import cli, trust
+
+KEY = "sk-or-v1-" + "5" * 64
+
+
+def run(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env, **(env or {})}
+    return subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=full, cwd=cwd or home.path, timeout=30)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("orenv:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_version_and_help_everywhere() -> None:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    names = list(sub.choices)  # type: ignore[union-attr]
+    for required in ("hook", "export", "allow", "deny", "init", "set", "unset", "status",
+                     "exec", "token", "key", "prompt"):
+        assert required in names
+    for name in names:
+        with pytest.raises(SystemExit) as info:
+            cli.main([name, "--help"])
+        assert info.value.code == 0
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+
+
+def test_key_never_echoed_from_argv(home: Home) -> None:
+    proc = run(home, "key", "set", "work", KEY)
+    assert proc.returncode != 0
+    assert KEY not in proc.stderr and KEY not in proc.stdout and "redacted" in proc.stderr
+
+
+def test_key_set_list_rm(home: Home) -> None:
+    out = ok(run(home, "key", "set", "work", input=KEY + "\n"))
+    assert KEY not in out and "sk-or-v1-55…55" in out
+    listed = json.loads(ok(run(home, "key", "list", "--json")))
+    assert listed == [{"name": "work", "masked": "sk-or-v1-55…55", "management": False}]
+    line = one_line_error(run(home, "key", "set", "bad", input="not-a-key\n"))
+    assert "--force" in line and "not-a-key" not in line
+    ok(run(home, "key", "set", "bad", "--force", input="not-a-key\n"))
+    ok(run(home, "key", "rm", "bad"))
+    assert "no key named 'bad'" in one_line_error(run(home, "key", "rm", "bad"))
+    assert "no key given" in one_line_error(run(home, "key", "set", "x", input=""))
+
+
+def test_insecure_backend_refused(home: Home) -> None:
+    proc = run(home, "key", "set", "work", input=KEY,
+               env={"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"})
+    assert "stores keys unprotected" in one_line_error(proc)
+
+
+def test_no_keyring_service(home: Home) -> None:
+    proc = run(home, "key", "list", env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"})
+    # An empty index lists nothing without touching the keyring; a read fails cleanly.
+    assert proc.returncode == 0
+    (home.path / "p").mkdir()
+    (home.path / "p" / ".orenv.toml").write_text('[openrouter]\nkey = "work"\n')
+    ok(run(home, "allow", "p"))
+    proc = run(home, "token", "--dir", "p",
+               env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"})
+    assert "keyring" in one_line_error(proc)
+
+
+def test_init_set_unset_keep_comments_and_trust(home: Home) -> None:
+    proj = home.path / "proj"
+    proj.mkdir()
+    ok(run(home, "init", "--key", "work", cwd=proj))
+    path = proj / ".orenv.toml"
+    text = path.read_text()
+    assert "# Name of a key in your OS keyring" in text
+    assert trust.check(str(path), path.read_bytes()) or True  # checked below via status
+    assert "already exists" in one_line_error(run(home, "init", cwd=proj))
+    ok(run(home, "set", "models.opus", "x/y:nitro", cwd=proj))
+    ok(run(home, "set", "env.API_TIMEOUT_MS", "600000", cwd=proj))
+    ok(run(home, "set", "budget.warn_below_usd", "2.5", cwd=proj))
+    text = path.read_text()
+    assert 'opus = "x/y:nitro"' in text and 'API_TIMEOUT_MS = "600000"' in text
+    assert "warn_below_usd = 2.5" in text
+    assert "# Name of a key in your OS keyring" in text
+    ok(run(home, "unset", "models.haiku", cwd=proj))
+    assert "haiku =" not in path.read_text().replace("# haiku", "")
+    status = json.loads(ok(run(home, "status", "--json", cwd=proj)))
+    assert status["files"][0]["trust"] == "allowed"
+    # An invalid edit is refused and leaves the file as it was.
+    before = path.read_bytes()
+    line = one_line_error(run(home, "set", "openrouter.mode", "yolo", cwd=proj))
+    assert "openrouter.mode" in line and path.read_bytes() == before
+    line = one_line_error(run(home, "set", "env.PATH", "/evil", cwd=proj))
+    assert "env.PATH" in line and path.read_bytes() == before
+    line = one_line_error(run(home, "set", "env.X", KEY, cwd=proj))
+    assert KEY not in line and path.read_bytes() == before
+
+
+def test_set_does_not_launder_foreign_edits(home: Home) -> None:
+    proj = home.path / "proj"
+    proj.mkdir()
+    ok(run(home, "init", "--key", "work", cwd=proj))
+    with open(proj / ".orenv.toml", "a") as fh:
+        fh.write('[attribution]\ntitle = "sneaky"\n')
+    out = ok(run(home, "set", "models.opus", "a/b", cwd=proj))
+    assert "still not allowed" in out
+    status = json.loads(ok(run(home, "status", "--json", cwd=proj)))
+    assert status["state"] == "blocked"
+
+
+def test_allow_prints_destination_first(home: Home) -> None:
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text(
+        '[openrouter]\nkey = "work"\n[models]\nopus = "m"\n[env]\nX = "1"\n')
+    out = ok(run(home, "allow", cwd=proj))
+    assert out.index("to openrouter.ai") < out.index("allowed ")
+    assert "X='1'" in out and "ANTHROPIC_DEFAULT_OPUS_MODEL=m" in out
+    (proj / ".orenv.toml").write_text('[openrouter]\nkey = "work"\nbase_url = "https://x.y/api"\n')
+    proc = run(home, "allow", cwd=proj)
+    assert proc.returncode == 0 and "not in allowed_hosts" in proc.stderr
+    (proj / ".orenv.toml").write_text("[openrouter\n")
+    assert ":1: invalid TOML" in one_line_error(run(home, "allow", cwd=proj))
+    ok(run(home, "deny", cwd=proj))
+
+
+def test_exec_and_token(home: Home) -> None:
+    ok(run(home, "key", "set", "work", input=KEY))
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text('[openrouter]\nkey = "work"\nmode = "exec"\n')
+    line = one_line_error(run(home, "token", cwd=proj))
+    assert "orenv allow" in line
+    ok(run(home, "allow", cwd=proj))
+    assert ok(run(home, "token", cwd=proj)) == KEY + "\n"
+    out = ok(run(home, "exec", "--", "sh", "-c",
+                 'printf "%s|%s|%s" "$ANTHROPIC_AUTH_TOKEN" "${ANTHROPIC_API_KEY-unset}" '
+                 '"$ANTHROPIC_BASE_URL"', cwd=proj, env={"ANTHROPIC_API_KEY": "sk-ant-x"}))
+    assert out == f"{KEY}||https://openrouter.ai/api"
+    assert "nothing to run" in one_line_error(run(home, "exec", cwd=proj))
+    assert "no .orenv.toml" in one_line_error(run(home, "exec", "--", "true"))
+    assert "cannot run" in one_line_error(run(home, "exec", "--", "/nonexistent/x", cwd=proj))
+
+
+def test_status_masks_key(home: Home) -> None:
+    ok(run(home, "key", "set", "work", input=KEY))
+    proj = home.path / "proj"
+    proj.mkdir()
+    ok(run(home, "init", "--key", "work", cwd=proj))
+    out = ok(run(home, "status", cwd=proj))
+    assert KEY not in out and "sk-or-v1-55…55" in out and "allowed" in out
+    data = json.loads(ok(run(home, "status", "--json", cwd=proj)))
+    assert data["state"] == "active" and data["key"] == "work"
+    assert data["variables"]["ANTHROPIC_AUTH_TOKEN"] == "sk-or-v1-55…55"
+    assert KEY not in json.dumps(data)
+
+
+def test_export_unknown_shell(home: Home) -> None:
+    line = one_line_error(run(home, "export", "tcsh"))
+    assert "unsupported shell 'tcsh'" in line

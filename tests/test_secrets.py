@@ -1,0 +1,130 @@
+"""Keyring wrapper: refusal of insecure backends, deadlines, masking, index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail, null
+
+from orenv import secrets
+from orenv.errors import (
+    InsecureKeyringError,
+    KeyringUnavailableError,
+    SecretNotFoundError,
+    UsageError,
+)
+
+KEY = "sk-or-v1-" + "d" * 64
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.store:
+            from keyring.errors import PasswordDeleteError
+
+            raise PasswordDeleteError("no such password")
+        del self.store[(service, username)]
+
+
+class SlowKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        time.sleep(3)
+        return None
+
+
+class LockedKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        from keyring.errors import KeyringLocked
+
+        raise KeyringLocked("Failed to unlock the collection!")
+
+
+@pytest.fixture
+def mem() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    yield kr
+    keyring.set_keyring(previous)
+
+
+def test_set_get_list_rm(mem: MemoryKeyring) -> None:
+    secrets.set_key("work", KEY)
+    assert secrets.get_key("work") == KEY
+    assert mem.store[("orenv", "work")] == KEY
+    [entry] = secrets.list_keys()
+    assert entry.name == "work" and entry.masked == "sk-or-v1-dd…dd" and not entry.management
+    secrets.delete_key("work")
+    with pytest.raises(SecretNotFoundError, match="orenv key set work"):
+        secrets.get_key("work")
+    with pytest.raises(SecretNotFoundError):
+        secrets.delete_key("work")
+
+
+def test_index_holds_no_secret(mem: MemoryKeyring) -> None:
+    secrets.set_key("work", KEY, management=True)
+    text = secrets._index_path().read_text()
+    assert KEY not in text and KEY[9:20] not in text
+    assert secrets.is_management("work")
+
+
+@pytest.mark.parametrize("backend", [null.Keyring, fail.Keyring])
+def test_insecure_backends_refused(backend: type) -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend())
+    try:
+        with pytest.raises(InsecureKeyringError, match="Secret Service"):
+            secrets.get_key("work")
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_hung_keyring_times_out() -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(SlowKeyring())
+    try:
+        start = time.monotonic()
+        with pytest.raises(KeyringUnavailableError, match="did not answer"):
+            secrets.get_key("work", timeout=0.5)
+        assert time.monotonic() - start < 1.5
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_locked_keyring_message() -> None:
+    previous = keyring.get_keyring()
+    keyring.set_keyring(LockedKeyring())
+    try:
+        with pytest.raises(KeyringUnavailableError, match="locked"):
+            secrets.get_key("work")
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.mark.parametrize("name", ["", "a b", "../x", "x" * 65, "-x", "a/b"])
+def test_bad_names(name: str) -> None:
+    with pytest.raises(UsageError):
+        secrets.validate_name(name)
+
+
+def test_mask() -> None:
+    assert secrets.mask(KEY) == "sk-or-v1-dd…dd"
+    assert secrets.mask("short") == "…"
+    assert "abcdefghijkl" not in secrets.mask("abcdefghijklmnop")
+    assert secrets.looks_like_key(KEY) and not secrets.looks_like_key(KEY + "0")
