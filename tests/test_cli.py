@@ -180,3 +180,20 @@ def test_status_masks_key(home: Home) -> None:
 def test_export_unknown_shell(home: Home) -> None:
     line = one_line_error(run(home, "export", "tcsh"))
     assert "unsupported shell 'tcsh'" in line
+
+
+def test_key_set_hidden_prompt_on_a_tty(home: Home) -> None:
+    import pexpect
+
+    env = {"PATH": base_path(), "LANG": "C.UTF-8", "TERM": "dumb", **home.env}
+    child = pexpect.spawn("orenv", ["key", "set", "work"], env=env, encoding="utf-8",
+                          timeout=20)
+    child.expect("input hidden")
+    child.sendline(KEY)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    transcript = (child.before or "")
+    assert KEY not in transcript and "sk-or-v1-55…55" in transcript
+    listed = json.loads(ok(run(home, "key", "list", "--json")))
+    assert listed[0]["masked"] == "sk-or-v1-55…55"
