@@ -1,10 +1,7 @@
 """orenv: per-directory OpenRouter setup for Claude Code, keys in the OS keyring."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("orenv")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+# The single source of the version (pyproject reads it); a literal, because
+# importlib.metadata costs ~30 ms at every start and the hook runs orenv on cd.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

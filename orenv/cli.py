@@ -54,14 +54,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(int(ExitCode.USAGE), f"orenv: {clean}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Subcommands registered by a module of another name.
+_MODULE_OF = {"set": "edit", "unset": "edit", "exec": "exec_"}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with *only*, just that subcommand's module is imported.
+
+    The hook runs ``orenv export`` on every cd, so the common path must not
+    import every command (tomlkit, HTTP, keyring) just to build --help.
+    """
     parser = _Parser(
         prog="orenv",
         description="Per-directory OpenRouter setup for Claude Code; keys stay in the keyring.",
     )
     parser.add_argument("--version", action="version", version=f"orenv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    names = COMMANDS
+    if only is not None:
+        module_name = _MODULE_OF.get(only, only)
+        if module_name in COMMANDS:
+            names = (module_name,)
+    for name in names:
         try:
             module = importlib.import_module(f".commands.{name}", __package__)
         except ModuleNotFoundError as exc:
@@ -73,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(first)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -91,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return ExitCode.OK
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+    except Exception as exc:
         if os.environ.get("ORENV_DEBUG"):
             raise
         print(
