@@ -67,6 +67,10 @@ def make_home(root: Path, extra_env: dict[str, str] | None = None) -> Home:
         Path(value).mkdir(parents=True, exist_ok=True)
     runtime = root / "run"
     runtime.chmod(0o700)
+    # The product's keyring deadline is 0.8 s (a prompt must never wait
+    # longer); a test machine under full load can be slower than that for a
+    # healthy keyring. Tests of the deadline itself set their own.
+    env["ORENV_KEYRING_TIMEOUT"] = "5"
     env.update(extra_env or {})
     return Home(path=home, env=env)
 

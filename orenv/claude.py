@@ -1,0 +1,460 @@
+"""What Claude Code will actually use here: its settings files, login state, conflicts.
+
+Pure-ish functions: they read Claude Code's files (never write them) and the
+environment they are given, and return plain data and ``Finding`` objects that
+``orenv status`` and ``orenv doctor`` render. No value of a secret is ever put
+into a finding: names and file paths only.
+
+Facts relied on (checked with Claude Code 2.1.197 against the stand-in; see
+REFERENCE.md):
+
+* Project settings are read from ``.claude/`` in the directory Claude Code
+  starts in only; a ``.claude/settings.local.json`` in a parent directory (even
+  the git root) is not read.
+* Settings precedence: managed > local > project > user; a settings ``env``
+  value beats the shell's environment.
+* Auth precedence: cloud-provider variables > ``ANTHROPIC_AUTH_TOKEN`` >
+  ``ANTHROPIC_API_KEY`` > ``apiKeyHelper`` > login. But an ``apiKeyHelper``'s
+  output and a ``/login`` managed key (``primaryApiKey``) are still sent as
+  ``x-api-key`` next to the Bearer token: to OpenRouter.
+* An ``apiKeyHelper`` in a project file works with ``claude -p`` without the
+  workspace being trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import paths
+
+__all__ = [
+    "AUTH_VARS",
+    "CLOUD_VARS",
+    "SEVERITIES",
+    "Finding",
+    "SettingsFile",
+    "claude_config_dir",
+    "conflicts",
+    "helper_command",
+    "helper_record",
+    "helper_record_file",
+    "is_orenv_helper",
+    "login_state",
+    "project_settings_path",
+    "read_settings",
+    "settings_files",
+    "status_entry",
+    "status_lines",
+]
+
+SEVERITIES = ("error", "warning", "info", "ok")
+CLOUD_VARS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
+AUTH_VARS = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+_SECRETISH = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+_MANAGED = {
+    "linux": "/etc/claude-code/managed-settings.json",
+    "darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
+}
+_MAX_SETTINGS = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or all-clear) with the command that fixes it."""
+
+    severity: str  # error | warning | info | ok
+    code: str  # stable identifier, e.g. "settings-env-override"
+    message: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SettingsFile:
+    """One Claude Code settings file, lowest precedence first in lists."""
+
+    path: str
+    scope: str  # user | project | local | managed
+    exists: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    api_key_helper: str | None = None
+    error: str | None = None
+
+
+def _secretish(name: str) -> bool:
+    upper = name.upper()
+    return any(part in upper for part in _SECRETISH)
+
+
+def claude_config_dir(env: Mapping[str, str]) -> Path:
+    """``$CLAUDE_CONFIG_DIR`` or ``~/.claude``."""
+    custom = env.get("CLAUDE_CONFIG_DIR", "")
+    if custom and os.path.isabs(custom):
+        return Path(custom)
+    home = env.get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".claude"
+
+
+def _state_file(env: Mapping[str, str]) -> Path:
+    custom = env.get("CLAUDE_CONFIG_DIR", "")
+    if custom and os.path.isabs(custom):
+        return Path(custom) / ".claude.json"
+    home = env.get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".claude.json"
+
+
+def project_settings_path(directory: str) -> Path:
+    """Where ``orenv helper`` writes: ``DIR/.claude/settings.local.json``."""
+    return Path(directory) / ".claude" / "settings.local.json"
+
+
+def _read_json(path: Path) -> tuple[bool, Any, str | None]:
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(_MAX_SETTINGS + 1)
+    except FileNotFoundError:
+        return False, None, None
+    except OSError as exc:
+        return True, None, f"cannot read ({exc.strerror})"
+    if len(raw) > _MAX_SETTINGS:
+        return True, None, "is larger than 1 MiB"
+    try:
+        return True, json.loads(raw.decode("utf-8")), None
+    except (UnicodeDecodeError, ValueError) as exc:
+        return True, None, f"is not valid JSON ({type(exc).__name__})"
+
+
+def read_settings(path: Path, scope: str) -> SettingsFile:
+    exists, data, error = _read_json(path)
+    if not exists or error:
+        return SettingsFile(str(path), scope, exists, error=error)
+    if not isinstance(data, dict):
+        return SettingsFile(str(path), scope, True, error="is not a JSON object")
+    env_raw = data.get("env")
+    env = ({str(k): str(v) for k, v in env_raw.items() if v is not None}
+           if isinstance(env_raw, dict) else {})
+    helper = data.get("apiKeyHelper")
+    return SettingsFile(str(path), scope, True, env=env,
+                        api_key_helper=helper if isinstance(helper, str) and helper else None)
+
+
+def settings_files(directory: str, env: Mapping[str, str]) -> list[SettingsFile]:
+    """The settings Claude Code started in *directory* reads, lowest precedence first."""
+    user = claude_config_dir(env) / "settings.json"
+    proj = Path(directory) / ".claude"
+    out = [
+        read_settings(user, "user"),
+        read_settings(proj / "settings.json", "project"),
+        read_settings(proj / "settings.local.json", "local"),
+    ]
+    managed = _MANAGED.get(sys.platform)
+    if managed:
+        out.append(read_settings(Path(managed), "managed"))
+    return out
+
+
+def login_state(env: Mapping[str, str]) -> dict[str, Any]:
+    """Whether Claude Code is logged in (never the values): file, oauth, managed key."""
+    state_path = _state_file(env)
+    _, data, _ = _read_json(state_path)
+    data = data if isinstance(data, dict) else {}
+    creds_path = claude_config_dir(env) / ".credentials.json"
+    _, creds, _ = _read_json(creds_path)
+    creds = creds if isinstance(creds, dict) else {}
+    return {
+        "file": str(state_path),
+        "oauth_account": bool(data.get("oauthAccount")),
+        "managed_api_key": bool(data.get("primaryApiKey")),
+        "oauth_credentials": bool(creds.get("claudeAiOauth")),
+        "oauth_token_env": bool(env.get("CLAUDE_CODE_OAUTH_TOKEN")),
+    }
+
+
+# ---------------------------------------------------------------- helper
+
+
+def helper_command(orenv_bin: str, directory: str) -> str:
+    """The ``apiKeyHelper`` value: run by Claude Code through /bin/sh."""
+    return f"{shlex.quote(orenv_bin)} token --dir {shlex.quote(directory)}"
+
+
+def is_orenv_helper(command: str, directory: str | None = None) -> bool:
+    """Whether *command* is one ``orenv helper on`` writes (optionally for *directory*)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return False
+    if len(argv) != 4 or argv[1:3] != ["token", "--dir"]:
+        return False
+    if not os.path.basename(argv[0]).startswith("orenv"):
+        return False
+    return directory is None or os.path.abspath(argv[3]) == os.path.abspath(directory)
+
+
+def helper_record_file(settings_path: str | os.PathLike[str]) -> Path:
+    digest = hashlib.sha256(os.fsencode(os.path.abspath(settings_path))).hexdigest()
+    return paths.data_dir() / "helper" / f"{digest}.json"
+
+
+def helper_record(settings_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What ``orenv helper on`` added to *settings_path* (empty when nothing)."""
+    try:
+        data = json.loads(helper_record_file(settings_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _ours(record: Mapping[str, Any]) -> dict[str, str]:
+    written = record.get("written")
+    return dict(written) if isinstance(written, dict) else {}
+
+
+# ---------------------------------------------------------------- conflicts
+
+
+def _truthy(value: str | None) -> bool:
+    return bool(value) and str(value).strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def conflicts(
+    directory: str,
+    env: Mapping[str, str],
+    *,
+    policy_env: Mapping[str, str] | None,
+    mode: str | None,
+    policy_dir: str | None = None,
+    files: list[SettingsFile] | None = None,
+    login: Mapping[str, Any] | None = None,
+) -> list[Finding]:
+    """Everything that makes Claude Code, started in *directory*, not use orenv's setup.
+
+    Args:
+        directory: where Claude Code would start (its project settings live there).
+        env: the environment it would inherit (this shell's).
+        policy_env: what orenv applies here (secret left out), or None when
+            no policy is active: then only informational findings are made.
+        mode: the policy's mode (export, exec, helper).
+        policy_dir: the directory holding the nearest policy file.
+    """
+    files = settings_files(directory, env) if files is None else files
+    login = login_state(env) if login is None else login
+    out: list[Finding] = []
+    active = policy_env is not None
+    wanted = dict(policy_env or {})
+    orenv_vars = set(env.get("ORENV_VARS", "").split())
+
+    # Cloud providers win over everything.
+    for var in CLOUD_VARS:
+        sources = [f"the shell ({var})"] if _truthy(env.get(var)) else []
+        sources += [f.path for f in files if _truthy(f.env.get(var))]
+        if sources:
+            out.append(Finding(
+                "error" if active else "info", "cloud-provider",
+                f"{var} is set in {', '.join(sources)}: Claude Code then talks to the cloud "
+                "provider, not OpenRouter",
+                f"unset {var} (or remove it from the settings file's env block)"))
+
+    if not active:
+        _login_findings(out, login, mode=None)
+        for f in files:
+            if f.error:
+                out.append(Finding("warning", "settings-invalid", f"{f.path} {f.error}",
+                                   "fix the JSON; Claude Code may ignore or reject it"))
+        return out
+
+    # The shell's own variables, unless a settings env block replaces them.
+    from_settings = {name for f in files if not f.error for name in f.env}
+    api_key = env.get("ANTHROPIC_API_KEY")
+    if api_key and "ANTHROPIC_API_KEY" not in from_settings:
+        out.append(Finding(
+            "error", "api-key-set",
+            "ANTHROPIC_API_KEY is set and not empty in this shell: Claude Code sends it as "
+            "x-api-key to OpenRouter and warns of an auth conflict",
+            "unset ANTHROPIC_API_KEY in your shell profile (orenv sets it empty while active)"))
+    if env.get("ANTHROPIC_AUTH_TOKEN") and "ANTHROPIC_AUTH_TOKEN" not in orenv_vars \
+            and mode != "export":
+        out.append(Finding(
+            "error", "auth-token-outside",
+            f"ANTHROPIC_AUTH_TOKEN is set in this shell but not by orenv (mode {mode}): "
+            "it takes precedence over orenv's key",
+            "unset ANTHROPIC_AUTH_TOKEN in your shell profile"))
+    for name in sorted(env):
+        if not name.startswith("ANTHROPIC_") or name in orenv_vars or name in from_settings:
+            continue
+        if name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+            continue
+        if name in wanted and env[name] == wanted[name]:
+            continue
+        shown = "(value hidden)" if _secretish(name) else repr(env[name])
+        if name in wanted:
+            out.append(Finding(
+                "warning", "shell-not-applied",
+                f"{name}={shown} in this shell is not orenv's value: the hook has not "
+                "applied this directory's policy to this shell",
+                "install the hook (`orenv doctor` checks it) or press Enter for a new prompt"))
+        else:
+            out.append(Finding(
+                "warning", "anthropic-var-outside",
+                f"{name}={shown} is set outside orenv and Claude Code will use it",
+                f"unset {name}, or add it to the policy's [env] if it belongs there"))
+
+    # Settings files: env blocks and apiKeyHelper.
+    effective_helper: SettingsFile | None = None
+    for f in files:
+        if f.error:
+            out.append(Finding("warning", "settings-invalid", f"{f.path} {f.error}",
+                               "fix the JSON; Claude Code may ignore or reject it"))
+            continue
+        ours = _ours(helper_record(f.path))
+        for name, value in f.env.items():
+            if name in ours and ours[name] == value and wanted.get(name) == value:
+                continue
+            if name == "ANTHROPIC_AUTH_TOKEN":
+                out.append(Finding(
+                    "error", "settings-token",
+                    f"{f.path} holds ANTHROPIC_AUTH_TOKEN in its env block: a plaintext key "
+                    "that overrides orenv's (settings env beats the shell)",
+                    f"remove ANTHROPIC_AUTH_TOKEN from {f.path} and rotate that key"))
+            elif name in wanted:
+                if value == wanted[name]:
+                    continue
+                severe = name == "ANTHROPIC_BASE_URL" or (name == "ANTHROPIC_API_KEY" and value)
+                stale = name in ours
+                fix = ("run `orenv helper on` again to refresh it" if stale else
+                       f"remove {name} from the env block of {f.path}")
+                shown = "(value hidden)" if _secretish(name) else repr(value)
+                out.append(Finding(
+                    "error" if severe else "warning", "settings-env-override",
+                    f"{f.path} sets {name}={shown}, overriding orenv's value "
+                    "(a settings env block beats the shell's environment)", fix))
+            elif name.startswith("ANTHROPIC_") or name in CLOUD_VARS:
+                if name in CLOUD_VARS:
+                    continue  # reported above
+                shown = "(value hidden)" if _secretish(name) else repr(value)
+                out.append(Finding(
+                    "warning", "settings-env-extra",
+                    f"{f.path} sets {name}={shown}, which orenv does not manage; "
+                    "Claude Code will use it",
+                    f"remove {name} from {f.path} or move it to the policy's [env]"))
+        if f.api_key_helper:
+            effective_helper = f
+
+    helper_dirs = [directory] + ([policy_dir] if policy_dir else [])
+    if effective_helper is not None and effective_helper.api_key_helper is not None:
+        mine = any(is_orenv_helper(effective_helper.api_key_helper, d) for d in helper_dirs)
+        if not mine:
+            out.append(Finding(
+                "error", "foreign-api-key-helper",
+                f"{effective_helper.path} sets an apiKeyHelper that is not orenv's: Claude Code "
+                "sends its output as x-api-key to OpenRouter (and uses it as the key in "
+                "helper mode)",
+                f"remove apiKeyHelper from {effective_helper.path}"))
+        elif mode != "helper":
+            out.append(Finding(
+                "warning", "stale-helper",
+                f"{effective_helper.path} has orenv's apiKeyHelper but the policy's mode is "
+                f"{mode}",
+                f"run `orenv helper off --dir {shlex.quote(directory)}` or set mode = \"helper\""))
+    elif mode == "helper":
+        where = project_settings_path(directory)
+        hint = ""
+        if policy_dir and os.path.abspath(policy_dir) != os.path.abspath(directory) and \
+                project_settings_path(policy_dir).exists():
+            hint = (f" (there is one in {project_settings_path(policy_dir)}, but Claude Code "
+                    "reads .claude/ only from the directory it starts in)")
+        out.append(Finding(
+            "error", "helper-missing",
+            f"mode is helper but {where} has no apiKeyHelper: Claude Code started here gets "
+            f"no key{hint}",
+            f"run `orenv helper on --dir {shlex.quote(directory)}`"))
+
+    _login_findings(out, login, mode=mode)
+    return out
+
+
+def _login_findings(out: list[Finding], login: Mapping[str, Any], *, mode: str | None) -> None:
+    active = mode is not None
+    if login.get("managed_api_key"):
+        severe = active and mode != "helper"
+        out.append(Finding(
+            "error" if severe else ("info" if not active else "warning"), "login-api-key",
+            f"Claude Code is logged in with a Console API key ({login.get('file')}: "
+            "primaryApiKey)" + (": it sends that Anthropic key as x-api-key to OpenRouter, "
+                                "next to orenv's token" if severe else ""),
+            "run `claude /logout` (or use mode = \"helper\", whose apiKeyHelper wins)"))
+    if login.get("oauth_account") or login.get("oauth_credentials"):
+        out.append(Finding(
+            "warning" if active else "info", "login-subscription",
+            "Claude Code is logged in to a Claude subscription: orenv's token takes "
+            "precedence while set, but a missing token silently falls back to the "
+            "subscription",
+            "run `claude /logout` if requests still go to Anthropic"))
+    if login.get("oauth_token_env"):
+        out.append(Finding(
+            "warning" if active else "info", "oauth-token-env",
+            "CLAUDE_CODE_OAUTH_TOKEN is set in this shell", "unset CLAUDE_CODE_OAUTH_TOKEN"))
+
+
+# ---------------------------------------------------------------- status
+
+
+def status_entry(
+    directory: str,
+    env: Mapping[str, str],
+    *,
+    policy_env: Mapping[str, str] | None,
+    mode: str | None,
+    policy_dir: str | None = None,
+) -> dict[str, Any]:
+    """The ``claude`` block of ``orenv status --json``: settings, login, findings."""
+    files = settings_files(directory, env)
+    login = login_state(env)
+    findings = conflicts(directory, env, policy_env=policy_env, mode=mode,
+                         policy_dir=policy_dir, files=files, login=login)
+    return {
+        "settings": [
+            {"path": f.path, "scope": f.scope,
+             "env": sorted(f.env), "api_key_helper": f.api_key_helper is not None,
+             **({"error": f.error} if f.error else {})}
+            for f in files if f.exists
+        ],
+        "login": login,
+        "findings": [x.as_dict() for x in findings],
+    }
+
+
+def status_lines(entry: Mapping[str, Any] | None) -> list[str]:
+    if not entry:
+        return []
+    lines: list[str] = []
+    for s in entry.get("settings", []):
+        parts = []
+        if s.get("env"):
+            parts.append("env: " + ", ".join(s["env"]))
+        if s.get("api_key_helper"):
+            parts.append("apiKeyHelper")
+        if s.get("error"):
+            parts.append(s["error"])
+        lines.append(f"claude:    {s['path']} ({s['scope']}; {'; '.join(parts) or 'no env'})")
+    for f in entry.get("findings", []):
+        lines.append(f"{f['severity']}:{' ' * max(1, 10 - len(f['severity']) - 1)}"
+                     f"{f['message']}")
+        if f.get("fix"):
+            lines.append(f"  fix: {f['fix']}")
+    return lines
+
+
+def worst(findings: Iterable[Finding]) -> str:
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return min((f.severity for f in findings), key=lambda s: order.get(s, 99), default="ok")

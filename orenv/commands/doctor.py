@@ -1,0 +1,307 @@
+"""`orenv doctor [--online] [--json] [--dir D]`: find what stops orenv from working here.
+
+Each finding has a severity (error, warning, info, ok) and a fix. The exit
+status is 1 when an error was found; warnings alone keep 0, so scripts and CI
+can use it. ``--online`` also asks OpenRouter: the key is valid, its remaining
+limit, and every mapped model exists and supports tool use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import claude, trust
+from ..claude import Finding
+from ..errors import ExitCode, OrenvError, PolicyError
+from ._common import cwd, print_json
+
+__all__ = ["diagnose", "register"]
+
+_HOOK_LINE = {
+    "zsh": re.compile(r"^[^#]*orenv\S*\s+hook\s+zsh\b", re.M),
+    "bash": re.compile(r"^[^#]*orenv\S*\s+hook\s+bash\b", re.M),
+    "fish": re.compile(r"^[^#]*orenv\S*\s+hook\s+fish\b", re.M),
+}
+# Claude Code's own aliases for ANTHROPIC_MODEL; not OpenRouter ids.
+_ALIASES = ("default", "sonnet", "opus", "haiku", "opusplan", "sonnet[1m]", "opus[1m]")
+
+
+def rc_files(env: Mapping[str, str]) -> dict[str, Path]:
+    home = Path(env.get("HOME") or os.path.expanduser("~"))
+    zdot = env.get("ZDOTDIR") or ""
+    xdg = env.get("XDG_CONFIG_HOME") or ""
+    return {
+        "zsh": Path(zdot if os.path.isabs(zdot) else home) / ".zshrc",
+        "bash": home / ".bashrc",
+        "fish": Path(xdg if os.path.isabs(xdg) else home / ".config") / "fish" / "config.fish",
+    }
+
+
+def check_hook(env: Mapping[str, str]) -> list[Finding]:
+    out: list[Finding] = []
+    with_hook: list[tuple[str, Path]] = []
+    without: list[tuple[str, Path]] = []
+    for shell, rc in rc_files(env).items():
+        if shutil.which(shell, path=env.get("PATH")) is None:
+            continue
+        try:
+            text = rc.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        (with_hook if _HOOK_LINE[shell].search(text) else without).append((shell, rc))
+    active = bool(env.get("ORENV_STATE") or env.get("ORENV_VARS"))
+    for shell, rc in with_hook:
+        out.append(Finding("ok", "hook-installed", f"{shell}: the hook is in {rc}"))
+    if active:
+        out.append(Finding("ok", "hook-active", "the hook is active in this shell"))
+    current = os.path.basename(env.get("SHELL", "")).lstrip("-")
+    if not with_hook and without and current not in [sh for sh, _ in without]:
+        current = without[0][0]  # one error is enough: name the first shell
+    for shell, rc in without:
+        line = {"zsh": 'eval "$(orenv hook zsh)"', "bash": 'eval "$(orenv hook bash)"',
+                "fish": "orenv hook fish | source"}[shell]
+        severity = "info"
+        if shell == current and not active:
+            severity = "warning" if with_hook else "error"
+        out.append(Finding(severity, "hook-missing", f"{shell}: no orenv hook in {rc}",
+                           f"add `{line}` to {rc} (or run ./install.sh)"))
+    if not with_hook and not without and not active:
+        out.append(Finding("error", "hook-missing", "no supported shell with the orenv hook",
+                           "run ./install.sh, or add `eval \"$(orenv hook zsh)\"` to ~/.zshrc"))
+    return out
+
+
+def check_daemon() -> list[Finding]:
+    """Daemon health, if this build has one (it is optional: export works without)."""
+    try:
+        spec = importlib.util.find_spec("orenv.daemon")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return [Finding("info", "daemon-absent",
+                        "daemon: not built in this version; the hook runs `orenv export`")]
+    status_fn: Callable[..., Any] | None = None
+    for mod_name in ("orenv.daemon", "orenv.daemon.client"):
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        fn = getattr(mod, "status", None)
+        if callable(fn):
+            status_fn = fn
+            break
+    if status_fn is None:
+        return [Finding("info", "daemon-absent",
+                        "daemon: no status function in this build; the hook runs `orenv export`")]
+    try:
+        result = status_fn()
+    except OrenvError as exc:
+        return [Finding("info", "daemon-down", f"daemon: not running ({exc.message})",
+                        "it starts on demand; `orenv daemon start` to start it now")]
+    except Exception as exc:  # a broken daemon must not break doctor
+        return [Finding("warning", "daemon-error", f"daemon: status failed ({type(exc).__name__})",
+                        "`orenv daemon stop` then `orenv daemon start`; see its log under "
+                        "$XDG_STATE_HOME/orenv/")]
+    running = result.get("running", bool(result)) if isinstance(result, Mapping) else bool(result)
+    if running:
+        pid = result.get("pid") if isinstance(result, Mapping) else None
+        return [Finding("ok", "daemon-running", f"daemon: running{f' (pid {pid})' if pid else ''}")]
+    return [Finding("info", "daemon-down", "daemon: not running (the hook falls back to "
+                    "`orenv export`)", "it starts on demand; `orenv daemon start` to start it now")]
+
+
+def check_keyring() -> list[Finding]:
+    from ..secrets import check_backend
+
+    try:
+        name = check_backend()
+    except OrenvError as exc:
+        return [Finding("error", "keyring", f"keyring: {exc.message}",
+                        "start a Secret Service (gnome-keyring or KeePassXC) and unlock it")]
+    return [Finding("ok", "keyring", f"keyring: {name}")]
+
+
+def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list[Finding]:
+    from ..config import load_config
+    from ..policy import find_chain, resolve
+    from ..render import policy_env
+
+    out: list[Finding] = []
+    try:
+        config = load_config()
+    except PolicyError as exc:
+        return [Finding("error", "config-invalid", exc.message, "fix the global config.toml")]
+    try:
+        chain = find_chain(directory)
+    except PolicyError as exc:
+        return [Finding("error", "policy-invalid", exc.message,
+                        f"fix the file (see `orenv allow {shlex.quote(exc.path)}` for what it "
+                        "would do)"), *claude.conflicts(directory, env, policy_env=None,
+                                                         mode=None)]
+    if not chain:
+        out.append(Finding("info", "no-policy",
+                           f"no .orenv.toml at or above {directory}: orenv is inactive here",
+                           "run `orenv init --key NAME` in a project"))
+        return out + claude.conflicts(directory, env, policy_env=None, mode=None)
+    trusted = True
+    for pf in chain:
+        st = trust.status(pf.path, pf.content)
+        if st is not trust.TrustStatus.ALLOWED:
+            trusted = False
+            out.append(Finding("error", "policy-untrusted", f"{pf.path} is {st.value}",
+                               f"review it, then `orenv allow {shlex.quote(pf.path)}`"))
+    try:
+        policy = resolve(chain, config)
+    except PolicyError as exc:
+        code = "host-not-allowed" if "allowed_hosts" in exc.message else "policy-invalid"
+        fix = (f"add the host to allowed_hosts in {config.path or 'config.toml'} if you "
+               "trust it, or fix base_url" if code == "host-not-allowed" else "fix the file")
+        out.append(Finding("error", code, exc.message, fix))
+        return out
+    if not policy.enabled:
+        out.append(Finding("info", "policy-disabled",
+                           f"{policy.path} switches orenv off here (enabled = false)"))
+        return out
+    if trusted:
+        out.append(Finding("ok", "policy", f"policy {policy.path}: valid and allowed "
+                           f"(key {policy.key!r} -> {policy.host}, mode {policy.mode})"))
+        out.append(Finding("ok", "host-allowed", f"host {policy.host} is in allowed_hosts"))
+    key_value: str | None = None
+    from ..secrets import get_key
+
+    assert policy.key is not None
+    try:
+        key_value = get_key(policy.key)
+        out.append(Finding("ok", "key-present", f"key {policy.key!r} is in the keyring"))
+    except OrenvError as exc:
+        out.append(Finding("error", "key-missing", exc.message,
+                           f"`orenv key set {policy.key}` (the key is read from stdin)"))
+    wanted = policy_env(policy, {}, key_value=None)
+    found = claude.conflicts(directory, env, policy_env=wanted if trusted else None,
+                             mode=policy.mode if trusted else None,
+                             policy_dir=os.path.dirname(policy.path))
+    out.extend(found)
+    if trusted and not any(f.severity in ("error", "warning") for f in found):
+        out.append(Finding("ok", "claude-clean", "Claude Code: no settings, login or "
+                           "variable overrides orenv's setup here"))
+    if online and key_value is not None:
+        out.extend(_online(policy, key_value))
+    elif online:
+        out.append(Finding("info", "online-skipped", "online checks skipped: no key"))
+    return out
+
+
+def _online(policy: Any, key_value: str) -> list[Finding]:
+    from ..errors import NetworkError, OpenRouterError
+    from ..models import check_model, load_models
+    from ..openrouter import OpenRouterClient
+
+    out: list[Finding] = []
+    try:
+        info = OpenRouterClient(policy.base_url, key_value).key_info()
+    except OpenRouterError as exc:
+        fix = (f"store a valid key: `orenv key set {policy.key}`" if exc.status in (401, 403)
+               else "add credits or raise the key's limit on openrouter.ai"
+               if exc.status == 402 else "try again later")
+        out.append(Finding("error", "key-invalid" if exc.status in (401, 403) else "key-check",
+                           exc.message, fix))
+        return out
+    except NetworkError as exc:
+        out.append(Finding("error", "offline", exc.message, "check the network or base_url"))
+        return out
+    label = info.get("label")
+    out.append(Finding("ok", "key-valid", f"OpenRouter accepts key {policy.key!r}"
+                       + (f" (label {label!r})" if isinstance(label, str) and label else "")))
+    remaining = info.get("limit_remaining")
+    limit = info.get("limit")
+    if isinstance(remaining, int | float) and not isinstance(remaining, bool):
+        warn_below = policy.warn_below_usd
+        if remaining <= 0:
+            out.append(Finding("error", "limit-exhausted",
+                               f"key {policy.key!r} has no limit left (0 of ${limit} remaining): "
+                               "requests fail with 402",
+                               "raise the key's limit on openrouter.ai, or wait for its reset"))
+        elif warn_below is not None and remaining < warn_below:
+            out.append(Finding("warning", "limit-low",
+                               f"key {policy.key!r} has ${remaining:.2f} left, below "
+                               f"warn_below_usd = {warn_below:g}",
+                               "raise the key's limit on openrouter.ai"))
+        else:
+            out.append(Finding("ok", "limit", f"key {policy.key!r}: ${remaining:.2f} of "
+                               f"${limit} left"))
+    else:
+        out.append(Finding("ok", "limit", f"key {policy.key!r} has no spending limit"))
+
+    models = {slot: m for slot, m in policy.models.items()}
+    if not models:
+        out.append(Finding("warning", "no-models",
+                           "no [models] mapping: Claude Code asks for its own model names, "
+                           "which OpenRouter does not know",
+                           "map opus/sonnet/haiku to OpenRouter ids (`orenv models --tools`)"))
+        return out
+    try:
+        catalogue = load_models(policy.base_url, key_value)
+    except OrenvError as exc:
+        out.append(Finding("warning", "models-unavailable",
+                           f"cannot check the models: {exc.message}", "try again later"))
+        return out
+    for slot, model in models.items():
+        if slot == "default" and model in _ALIASES:
+            if model in policy.models or model == "default":
+                continue
+            out.append(Finding("warning", "model-alias-unmapped",
+                               f"[models] default = {model!r} but there is no [models] {model}: "
+                               "Claude Code asks for its own model id",
+                               f"add `{model} = \"<OpenRouter id>\"` under [models]"))
+            continue
+        ok, reason = check_model(model, catalogue)
+        if ok:
+            out.append(Finding("ok", "model", f"[models] {slot}: {reason}"))
+        else:
+            out.append(Finding("error", "model-unusable", f"[models] {slot}: {reason}",
+                               "pick a tool-capable model from `orenv models --tools`"))
+    return out
+
+
+def diagnose(directory: str, env: Mapping[str, str], *, online: bool = False) -> list[Finding]:
+    """Every check, in the order doctor prints them."""
+    out = check_hook(env)
+    out += check_daemon()
+    out += check_keyring()
+    out += _policy_checks(directory, env, online)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    findings = diagnose(cwd(args.dir), os.environ, online=args.online)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = sum(f.severity == "warning" for f in findings)
+    if args.json:
+        print_json({"ok": errors == 0, "errors": errors, "warnings": warnings,
+                    "findings": [f.as_dict() for f in findings]})
+    else:
+        for f in findings:
+            print(f"[{f.severity}] {f.message}")
+            if f.fix and f.severity in ("error", "warning", "info"):
+                print(f"    fix: {f.fix}")
+        print(f"{errors} error(s), {warnings} warning(s)")
+    return int(ExitCode.ERROR) if errors else int(ExitCode.OK)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("doctor", help="check the hook, keyring, policy, Claude Code settings "
+                       "(and with --online the key and models)")
+    p.add_argument("--online", action="store_true",
+                   help="also check the key, its limit and the models with OpenRouter")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--dir", help="directory to check (default: current)")
+    p.set_defaults(func=run)

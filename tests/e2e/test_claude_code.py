@@ -1,0 +1,150 @@
+"""End to end: the real Claude Code CLI, in activated shells, against the loopback stand-in.
+
+Claude Code (npm ``@anthropic-ai/claude-code``) comes from ``make deps``; a
+missing CLI fails these tests, it does not skip them. Each ``claude -p`` run
+costs about a second, so every test does only what it must. Claude Code is
+never run with a key the stand-in rejects: it retries 401s for minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Home
+from harness import REPO_ROOT, Shell, base_path
+from standin import DEFAULT_TEXT, StandIn
+
+CLAUDE = REPO_ROOT / ".tools" / "node" / "node_modules" / ".bin" / "claude"
+MODEL = "anthropic/claude-sonnet-4.5"
+KINDS = ["zsh", "bash", "fish"]
+# A loaded 2-core machine can make the keyring slower than orenv's 0.8 s deadline.
+SLOW_KEYRING = {"ORENV_KEYRING_TIMEOUT": "5"}
+ShellFactory = Callable[..., Shell]
+
+
+def orenv(home: Home, *args: str, input: str | None = None,
+          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING, **home.env}
+    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=env, cwd=cwd or home.path, timeout=30)
+    assert proc.returncode == 0, f"orenv {' '.join(args)} failed: {proc.stderr}"
+    return proc
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as s:
+        yield s
+
+
+@pytest.fixture
+def project(home: Home, standin: StandIn) -> Callable[[str], Path]:
+    assert CLAUDE.exists(), f"{CLAUDE} missing: run `make deps` (npm @anthropic-ai/claude-code)"
+    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
+    (home.config / "orenv" / "config.toml").write_text(
+        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+    orenv(home, "key", "set", "work", input=standin.key)
+
+    def make(mode: str) -> Path:
+        d = home.path / f"proj-{mode}"
+        d.mkdir()
+        (d / ".orenv.toml").write_text(
+            f'[openrouter]\nkey = "work"\nbase_url = "{standin.base_url}"\nmode = "{mode}"\n'
+            f'[models]\nsonnet = "{MODEL}"\ndefault = "sonnet"\n')
+        orenv(home, "allow", str(d))
+        return d
+
+    return make
+
+
+def shell(shell_factory: ShellFactory, kind: str) -> Shell:
+    # Claude Code's own state goes to the test's temporary HOME; no telemetry or updates.
+    return shell_factory(kind, env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+                                    **SLOW_KEYRING})
+
+
+def claude(sh: Shell, prefix: str = "") -> str:
+    return sh.run(f"{prefix}{sh.quote(CLAUDE)} -p hi </dev/null", timeout=90)
+
+
+def assert_reached(standin: StandIn, out: str, *, helper: bool = False) -> None:
+    assert DEFAULT_TEXT in out, out
+    reqs = standin.messages_requests()
+    assert reqs, "Claude Code did not reach the stand-in"
+    last = reqs[-1]
+    assert last["path"].startswith("/api/v1/messages")
+    assert last["headers"]["authorization"] == f"Bearer {standin.key}"
+    if helper:
+        # Claude Code sends an apiKeyHelper's answer as both Bearer and x-api-key:
+        # the same OpenRouter key to the same host, never anything else.
+        assert last["headers"].get("x-api-key") in (None, standin.key)
+    else:
+        assert "x-api-key" not in last["headers"]
+    assert last["body"]["model"] == MODEL
+
+
+def assert_not_reached_with_key(standin: StandIn, before: int) -> None:
+    for r in standin.requests[before:]:
+        assert standin.key not in json.dumps(r["headers"]), r["path"]
+
+
+def assert_no_key_in_files(home: Home, key: str) -> None:
+    for f in home.path.rglob("*"):
+        if f.is_file() and not f.is_symlink() and f.stat().st_size < 5_000_000:
+            assert key.encode() not in f.read_bytes(), f
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_mode(kind: str, home: Home, standin: StandIn, project: Callable[[str], Path],
+                     shell_factory: ShellFactory) -> None:
+    proj = project("export")
+    sh = shell(shell_factory, kind)
+    sh.cd(proj)
+    assert_reached(standin, claude(sh))
+    sh.cd(home.path)
+    before = len(standin.requests)
+    out = claude(sh)
+    assert DEFAULT_TEXT not in out
+    assert_not_reached_with_key(standin, before)
+    assert_no_key_in_files(home, standin.key)
+
+
+def test_exec_mode(home: Home, standin: StandIn, project: Callable[[str], Path],
+                   shell_factory: ShellFactory) -> None:
+    proj = project("exec")
+    sh = shell(shell_factory, "bash")
+    sh.cd(proj)
+    assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
+    before = len(standin.requests)
+    out = claude(sh)  # plain claude: the shell has no key
+    assert DEFAULT_TEXT not in out
+    assert_not_reached_with_key(standin, before)
+    assert_reached(standin, claude(sh, "orenv exec -- "))
+    sh.cd(home.path)
+    before = len(standin.requests)
+    assert DEFAULT_TEXT not in claude(sh)
+    assert_not_reached_with_key(standin, before)
+
+
+def test_helper_mode(home: Home, standin: StandIn, project: Callable[[str], Path],
+                     shell_factory: ShellFactory) -> None:
+    proj = project("helper")
+    sh = shell(shell_factory, "zsh")
+    sh.cd(proj)
+    assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
+    out = sh.run("orenv helper on")
+    assert "wrote apiKeyHelper" in out and standin.key not in out
+    # `claude -p` uses a project apiKeyHelper without the workspace being trusted.
+    assert_reached(standin, claude(sh), helper=True)
+    assert standin.key not in (proj / ".claude" / "settings.local.json").read_text()
+    sh.run("orenv helper off")
+    assert not (proj / ".claude" / "settings.local.json").exists()
+    sh.cd(home.path)
+    before = len(standin.requests)
+    assert DEFAULT_TEXT not in claude(sh)
+    assert_not_reached_with_key(standin, before)
+    assert_no_key_in_files(home, standin.key)

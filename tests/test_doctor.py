@@ -1,0 +1,189 @@
+"""`orenv doctor [--online]` against the loopback stand-in: planted problems and a clean setup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Home
+from harness import base_path
+from standin import StandIn
+
+# A loaded 2-core machine can make the keyring slower than orenv's 0.8 s deadline.
+SLOW_KEYRING = {"ORENV_KEYRING_TIMEOUT": "5"}
+
+USER_ANTHROPIC = "sk-ant-api03-PLANTED-do-not-print-0000"
+
+
+def orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING, **home.env, **(env or {})}
+    return subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=full, cwd=cwd or home.path, timeout=60)
+
+
+def policy_text(base_url: str, haiku: str = "anthropic/claude-haiku-4.5") -> str:
+    return f"""\
+[openrouter]
+key = "work"
+base_url = "{base_url}"
+[models]
+sonnet = "anthropic/claude-sonnet-4.5"
+haiku = "{haiku}"
+default = "sonnet"
+[budget]
+warn_below_usd = 2.0
+"""
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as s:
+        yield s
+
+
+@pytest.fixture
+def setup(home: Home, standin: StandIn) -> tuple[Home, Path, StandIn]:
+    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
+    (home.config / "orenv" / "config.toml").write_text(
+        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+    assert orenv(home, "key", "set", "work", input=standin.key).returncode == 0
+    (home.path / ".zshrc").write_text('eval "$(orenv hook zsh)"\n')
+    (home.path / ".bashrc").write_text('eval "$(orenv hook bash)"\n')
+    fish = home.config / "fish"
+    fish.mkdir()
+    (fish / "config.fish").write_text("orenv hook fish | source\n")
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text(policy_text(standin.base_url))
+    assert orenv(home, "allow", str(proj)).returncode == 0
+    return home, proj, standin
+
+
+def doctor(home: Home, proj: Path, standin: StandIn,
+           env: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    proc = orenv(home, "doctor", "--online", "--json", cwd=proj, env=env)
+    out = proc.stdout + proc.stderr
+    assert standin.key not in out and USER_ANTHROPIC not in out
+    data = json.loads(proc.stdout)
+    found = {f["code"]: f["severity"] for f in data["findings"]}
+    assert all(f["fix"] for f in data["findings"] if f["severity"] in ("error", "warning"))
+    return proc.returncode, found, out
+
+
+def test_clean_setup_passes(setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, standin = setup
+    rc, found, out = doctor(home, proj, standin)
+    assert rc == 0, out
+    assert "error" not in found.values(), out
+    for code in ("hook-installed", "keyring", "policy", "host-allowed", "key-present",
+                 "claude-clean", "key-valid", "limit", "model"):
+        assert found.get(code) == "ok", (code, out)
+    # Text output too, and exit status 0.
+    text = orenv(home, "doctor", cwd=proj)
+    assert text.returncode == 0 and "0 error(s)" in text.stdout
+
+
+def _settings_override(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
+    d = home.path / ".claude"
+    d.mkdir()
+    (d / "settings.json").write_text(json.dumps(
+        {"env": {"ANTHROPIC_BASE_URL": "https://api.anthropic.com"}}))
+    return {}
+
+
+def _api_key(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
+    return {"ANTHROPIC_API_KEY": USER_ANTHROPIC}
+
+
+def _no_tools(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
+    (proj / ".orenv.toml").write_text(policy_text(s.base_url, haiku="example/no-tools-model"))
+    assert orenv(home, "allow", str(proj)).returncode == 0
+    return {}
+
+
+def _exhausted(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
+    s.keys[s.key]["limit"] = 1.0
+    s.keys[s.key]["usage"] = 1.0
+    return {}
+
+
+def _untrusted(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
+    with (proj / ".orenv.toml").open("a") as fh:
+        fh.write("# edited by someone else\n")
+    return {}
+
+
+def _host(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
+    (home.config / "orenv" / "config.toml").write_text('allowed_hosts = ["openrouter.ai"]\n')
+    return {}
+
+
+PROBLEMS: dict[str, tuple[Callable[[Home, Path, StandIn], dict[str, str]], str]] = {
+    "settings-env-override": (_settings_override, "settings-env-override"),
+    "non-empty-api-key": (_api_key, "api-key-set"),
+    "model-without-tools": (_no_tools, "model-unusable"),
+    "exhausted-limit": (_exhausted, "limit-exhausted"),
+    "untrusted-policy": (_untrusted, "policy-untrusted"),
+    "host-not-allowed": (_host, "host-not-allowed"),
+}
+
+
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_finds_planted_problem(problem: str, setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, standin = setup
+    plant, code = PROBLEMS[problem]
+    env = plant(home, proj, standin)
+    rc, found, out = doctor(home, proj, standin, env)
+    assert found.get(code) == "error", out
+    assert rc == 1, out
+
+
+def test_low_limit_is_a_warning_only(setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, standin = setup
+    standin.keys[standin.key]["limit"] = 1.5  # below warn_below_usd = 2.0
+    rc, found, out = doctor(home, proj, standin)
+    assert found.get("limit-low") == "warning", out
+    assert rc == 0, out
+
+
+def test_status_shows_conflicts(setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, standin = setup
+    (home.path / ".claude.json").write_text(json.dumps({"primaryApiKey": USER_ANTHROPIC}))
+    proc = orenv(home, "status", "--json", cwd=proj)
+    assert USER_ANTHROPIC not in proc.stdout and standin.key not in proc.stdout
+    data = json.loads(proc.stdout)
+    codes = {f["code"]: f["severity"] for f in data["claude"]["findings"]}
+    assert codes["login-api-key"] == "error"
+    text = orenv(home, "status", cwd=proj).stdout
+    assert "primaryApiKey" in text and "claude /logout" in text
+
+
+def test_models_command(setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, standin = setup
+    out = orenv(home, "models", "--tools", "--search", "claude", cwd=proj).stdout
+    assert "anthropic/claude-sonnet-4.5" in out and "no-tools" not in out
+    assert "1,000,000" in out and "3.00" in out and "15.00" in out  # context, $/Mtok
+    data = json.loads(orenv(home, "models", "--json", cwd=proj).stdout)
+    assert {m["id"]: m["tools"] for m in data}["example/no-tools-model"] is False
+    seen = len(standin.requests)
+    orenv(home, "models", cwd=proj)  # served from the cache
+    assert len(standin.requests) == seen
+    orenv(home, "models", "--refresh", cwd=proj)
+    assert len(standin.requests) == seen + 1
+    assert standin.requests[-1]["headers"]["authorization"] == f"Bearer {standin.key}"
+
+
+def test_init_offers_cached_tool_models(setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, _ = setup
+    orenv(home, "models", cwd=proj)  # fills the cache
+    new = home.path / "new"
+    new.mkdir()
+    proc = orenv(home, "init", "--key", "work", cwd=new)
+    assert proc.returncode == 0, proc.stderr
+    text = (new / ".orenv.toml").read_text()
+    assert "# Tool-capable models in your cache:" in text
+    assert "#   openai/gpt-5" in text and "no-tools-model" not in text

@@ -1,0 +1,142 @@
+"""`orenv helper on|off` and `orenv token`: settings merged, nothing secret written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Home
+from harness import base_path
+
+# A loaded 2-core machine can make the keyring slower than orenv's 0.8 s deadline.
+SLOW_KEYRING = {"ORENV_KEYRING_TIMEOUT": "5"}
+
+KEY = "sk-or-v1-" + "0123456789abcdef" * 4
+POLICY = """\
+[openrouter]
+key = "work"
+mode = "helper"
+[models]
+sonnet = "anthropic/claude-sonnet-4.5"
+default = "sonnet"
+[env]
+API_TIMEOUT_MS = "600000"
+"""
+
+
+def orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
+          check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING, **home.env}
+    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=env, cwd=cwd or home.path, timeout=30)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"orenv {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def proj(home: Home) -> Path:
+    orenv(home, "key", "set", "work", input=KEY)
+    d = home.path / "proj"
+    d.mkdir()
+    (d / ".orenv.toml").write_text(POLICY)
+    orenv(home, "allow", str(d))
+    return d
+
+
+def settings(proj: Path) -> dict[str, object]:
+    return json.loads((proj / ".claude" / "settings.local.json").read_text())  # type: ignore[no-any-return]
+
+
+def no_key_anywhere(home: Home, proj: Path) -> None:
+    for root in (home.path, proj):
+        for f in root.rglob("*"):
+            if f.is_file() and f.stat().st_size < 1_000_000:
+                assert KEY.encode() not in f.read_bytes(), f
+
+
+def test_on_off_in_an_empty_project(home: Home, proj: Path) -> None:
+    out = orenv(home, "helper", "on", cwd=proj)
+    assert KEY not in out.stdout + out.stderr
+    data = settings(proj)
+    helper = data["apiKeyHelper"]
+    assert isinstance(helper, str) and " token --dir " in helper and str(proj) in helper
+    env = data["env"]
+    assert isinstance(env, dict)
+    assert env["ANTHROPIC_API_KEY"] == ""
+    assert env["ANTHROPIC_BASE_URL"] == "https://openrouter.ai/api"
+    assert env["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "anthropic/claude-sonnet-4.5"
+    assert env["API_TIMEOUT_MS"] == "600000"
+    assert "ANTHROPIC_AUTH_TOKEN" not in env
+    no_key_anywhere(home, proj)
+    # The helper command, run the way Claude Code runs it (/bin/sh), prints the key only.
+    proc = subprocess.run(["/bin/sh", "-c", helper], capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **SLOW_KEYRING, **home.env}, cwd="/",
+                          timeout=30)
+    assert proc.stdout == KEY + "\n" and proc.returncode == 0
+    # status sees orenv's own helper as fine.
+    st = json.loads(orenv(home, "status", "--json", cwd=proj).stdout)
+    assert not [f for f in st["claude"]["findings"] if f["severity"] == "error"]
+    # Rerunning is idempotent; off removes the file it created, and the .claude dir.
+    orenv(home, "helper", "on", cwd=proj)
+    orenv(home, "helper", "off", cwd=proj)
+    assert not (proj / ".claude").exists()
+
+
+def test_merge_keeps_user_settings_and_off_restores_exactly(home: Home, proj: Path) -> None:
+    cdir = proj / ".claude"
+    cdir.mkdir()
+    original = {"permissions": {"allow": ["Bash(ls)"]},
+                "env": {"MY_VAR": "1",
+                        "ANTHROPIC_DEFAULT_SONNET_MODEL": "anthropic/claude-sonnet-4.5"}}
+    (cdir / "settings.local.json").write_text(json.dumps(original))
+    orenv(home, "helper", "on", cwd=proj)
+    data = settings(proj)
+    assert data["permissions"] == original["permissions"]
+    assert data["env"]["MY_VAR"] == "1"  # type: ignore[index]
+    orenv(home, "helper", "off", cwd=proj)
+    assert settings(proj) == original  # the identical value was the user's: kept
+
+
+def test_conflicting_user_value_is_not_overwritten_silently(home: Home, proj: Path) -> None:
+    cdir = proj / ".claude"
+    cdir.mkdir()
+    original = {"apiKeyHelper": "my-own-helper", "env": {"ANTHROPIC_MODEL": "opus"}}
+    (cdir / "settings.local.json").write_text(json.dumps(original))
+    proc = orenv(home, "helper", "on", cwd=proj, check=False)
+    assert proc.returncode != 0
+    assert "apiKeyHelper" in proc.stderr and "--force" in proc.stderr
+    assert settings(proj) == original  # nothing changed
+    out = orenv(home, "helper", "on", "--force", cwd=proj).stdout
+    assert "replaced apiKeyHelper" in out
+    assert settings(proj)["env"]["ANTHROPIC_MODEL"] == "sonnet"  # type: ignore[index]
+    orenv(home, "helper", "off", cwd=proj)
+    assert settings(proj) == original
+
+
+def test_edited_after_on_is_kept_by_off(home: Home, proj: Path) -> None:
+    orenv(home, "helper", "on", cwd=proj)
+    data = settings(proj)
+    data["env"]["API_TIMEOUT_MS"] = "1"  # type: ignore[index]
+    (proj / ".claude" / "settings.local.json").write_text(json.dumps(data))
+    out = orenv(home, "helper", "off", cwd=proj).stdout
+    assert "kept API_TIMEOUT_MS" in out
+    assert settings(proj) == {"env": {"API_TIMEOUT_MS": "1"}}
+
+
+def test_untrusted_policy_refused(home: Home, proj: Path) -> None:
+    (proj / ".orenv.toml").write_text(POLICY + "# edited\n")
+    proc = orenv(home, "helper", "on", cwd=proj, check=False)
+    assert proc.returncode != 0 and "orenv allow" in proc.stderr
+    assert not (proj / ".claude").exists()
+
+
+def test_token_is_fast_enough(home: Home, proj: Path) -> None:
+    start = time.monotonic()
+    out = orenv(home, "token", "--dir", str(proj))
+    elapsed = time.monotonic() - start
+    assert out.stdout == KEY + "\n"
+    assert elapsed < 3  # generous: Claude Code caches the helper's answer for 5 minutes
