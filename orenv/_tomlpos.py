@@ -10,7 +10,9 @@ import re
 
 __all__ = ["line_of"]
 
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+# No two adjacent quantifiers may match the same characters: a hostile line of
+# "[" and many spaces (inside a multi-line string) must not backtrack for minutes.
+_HEADER = re.compile(r"^\s*\[([^\[\]]*)\]\s*(?:#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
 
 
@@ -30,7 +32,7 @@ def line_of(text: str, table: str | None, key: str | None = None) -> int | None:
     current: str | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(raw)
-        if header:
+        if header and header.group(1).strip():
             current = ".".join(_unquote(p) for p in header.group(1).split("."))
             if key is None and current == table:
                 return number

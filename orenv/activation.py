@@ -92,7 +92,9 @@ def compute(
                 name = pf.name or os.path.basename(os.path.dirname(nearest))
                 env = {"ORENV_PROFILE": f"{name} ({state})", "ORENV_STATE": state}
             except OrenvError:
-                env = {"ORENV_STATE": state}
+                # Unreadable or invalid: still name it (by its directory) for prompts.
+                name = os.path.basename(os.path.dirname(nearest)) or "/"
+                env = {"ORENV_PROFILE": f"{name} ({state})", "ORENV_STATE": state}
         else:
             env = {k: v for k, v in _markers(policy, state, []).items()
                    if k in ("ORENV_PROFILE", "ORENV_STATE")}

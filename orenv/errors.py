@@ -6,6 +6,7 @@ contains a secret.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 __all__ = [
@@ -23,6 +24,10 @@ __all__ = [
     "UntrustedPolicyError",
     "UsageError",
 ]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_KEYLIKE = re.compile(r"sk-[A-Za-z0-9_-]{8,}|(?<![0-9A-Za-z])[0-9a-fA-F]{32,}")
 
 
 class ExitCode(IntEnum):
@@ -43,8 +48,13 @@ class OrenvError(Exception):
     exit_code: ExitCode = ExitCode.ERROR
 
     def __init__(self, message: str) -> None:
-        # Messages are single lines by contract; fold any stray newline.
-        super().__init__(" ".join(message.split("\n")))
+        # Messages are single lines by contract; fold any stray newline, show
+        # other control characters (a hostile file name or TOML key could
+        # carry terminal escapes) as escapes, and never echo something key-like
+        # (a key pasted where a name belongs).
+        message = " ".join(message.split("\n"))
+        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
+        super().__init__(_KEYLIKE.sub("[redacted]", message))
 
     @property
     def message(self) -> str:

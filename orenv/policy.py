@@ -27,9 +27,9 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "FORBIDDEN_ENV",
     "KEY_NAME_RE",
+    "MAX_POLICY_BYTES",
     "MODEL_VARS",
     "MODES",
-    "MAX_POLICY_BYTES",
     "Policy",
     "PolicyFile",
     "find_chain",
@@ -360,6 +360,10 @@ class _Validator:
         for key in ("order", "only", "ignore"):
             if key in t:
                 out[key] = self.str_list("routing", key, t[key])
+                if not out[key]:
+                    # `only = []` would allow no provider at all: every request fails.
+                    raise self.fail("routing", key, "must name at least one provider, "
+                                    'e.g. ["anthropic"]; or remove the key')
         for key in ("allow_fallbacks", "zdr", "require_parameters"):
             if key in t:
                 out[key] = self.boolean("routing", key, t[key])
@@ -378,11 +382,20 @@ class _Validator:
                 raise self.fail("routing", "max_price",
                                 "must be a table, e.g. { prompt = 5, completion = 25 }")
             for k, v in mp.items():
+                # Inline ({ prompt = 5 }), dotted (max_price.prompt) or [routing.max_price].
+                line = (line_of(self.text, "routing.max_price", k)
+                        or line_of(self.text, "routing", "max_price")
+                        or line_of(self.text, "routing.max_price"))
+                where = f"routing.max_price.{k}"
                 if k not in _MAX_PRICE:
-                    raise self.fail("routing", "max_price",
-                                    f"unknown price {k!r}; expected one of: "
-                                    f"{', '.join(_MAX_PRICE)}")
-                self.number("routing", "max_price", v)
+                    raise PolicyError(self.path, f"unknown price; expected one of: "
+                                      f"{', '.join(_MAX_PRICE)}", line=line, key=where)
+                if isinstance(v, bool) or not isinstance(v, int | float):
+                    raise PolicyError(self.path, "must be a number (USD per million tokens), "
+                                      f"got {_tname(v)}", line=line, key=where)
+                if not math.isfinite(v) or v < 0:
+                    raise PolicyError(self.path, "must be a finite number >= 0 (USD per "
+                                      "million tokens)", line=line, key=where)
             out["max_price"] = {k: mp[k] for k in mp}
         if "quantizations" in t:
             qs = self.str_list("routing", "quantizations", t["quantizations"])

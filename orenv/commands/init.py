@@ -11,6 +11,7 @@ from .._fsutil import touch_stamp
 from ..errors import OrenvError, UsageError
 from ..paths import POLICY_NAME
 from ..policy import DEFAULT_BASE_URL, KEY_NAME_RE, MODES, parse
+from . import key_provision
 from ._common import cwd
 
 __all__ = ["register", "template"]
@@ -104,14 +105,20 @@ def run(args: argparse.Namespace) -> int:
     path = os.path.join(directory, POLICY_NAME)
     if os.path.lexists(path) and not args.force:
         raise OrenvError(f"{path} already exists; edit it with `orenv set`, or use --force")
-    key = args.key or _default_key()
+    # --provision: the project's own capped key (created below, just before writing).
+    new_key = key_provision.init_key_name(args, directory)
+    key = new_key or args.key or _default_key()
     if not KEY_NAME_RE.match(key):
         raise UsageError(f"invalid key name {key!r}: use letters, digits, '.', '_' or '-'")
     if args.mode not in MODES:
         raise UsageError(f"--mode must be one of: {', '.join(MODES)}")
     text = template(key, args.mode, args.base_url, args.name, _suggestions())
+    if new_key:
+        text = key_provision.init_budget(text, args.limit)
     content = text.encode()
     parse(path, content)  # the template must always be valid
+    if new_key:
+        key_provision.init_provision(args, new_key, directory)
     from pathlib import Path
 
     from .._fsutil import atomic_write
@@ -131,4 +138,5 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="profile name shown in prompts (default: directory name)")
     p.add_argument("--dir", help="directory to write into (default: current)")
     p.add_argument("--force", action="store_true", help="overwrite an existing policy")
+    key_provision.add_init_arguments(p)
     p.set_defaults(func=run)

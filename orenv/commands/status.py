@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .. import trust
+from .. import budget, claude, trust
 from ..activation import compute
 from ..errors import OrenvError
 from ..policy import find_nearest, read_policy_file
@@ -72,6 +72,16 @@ def collect(directory: str, env: Mapping[str, str]) -> dict[str, Any]:
                                                       else None)),
         },
     }
+    # Remaining budget from the cache `orenv usage` fills: never a network call here.
+    data["budget"] = budget.status_entry(p.key, p.warn_below_usd) if p and p.enabled else None
+    # What Claude Code started here will actually use, and what overrides orenv.
+    active = p is not None and act.state == "active"
+    data["claude"] = claude.status_entry(
+        directory, env,
+        policy_env={k: v for k, v in act.env.items()
+                    if k not in MARKERS and k not in SECRET_VARS} if active else None,
+        mode=p.mode if active and p else None,
+        policy_dir=os.path.dirname(p.path) if p else None)
     return data
 
 
@@ -79,7 +89,7 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
     lines = [f"directory: {data['directory']}"]
     if not data["files"]:
         lines.append("policy:    none (no .orenv.toml here or above)")
-        return lines
+        return lines + claude.status_lines(data.get("claude"))
     for f in data["files"]:
         lines.append(f"policy:    {f['path']} ({f.get('trust') or f.get('error')})")
     lines.append(f"state:     {data['state']}")
@@ -90,9 +100,11 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
                      f"-> {data['host']})")
     for name, value in data["variables"].items():
         lines.append(f"  {name}={value!r}")
+    lines.extend(budget.status_lines(data.get("budget")))
     if not data["shell"]["in_sync"]:
         lines.append("shell:     this shell's environment differs (hook not installed, or "
                      "it updates at the next prompt)")
+    lines.extend(claude.status_lines(data.get("claude")))
     return lines
 
 

@@ -1,0 +1,86 @@
+"""`orenv usage [NAME] [--json]`: a key's spend and remaining limit (GET /key).
+
+Without NAME: the key and base URL of this directory's policy. Each answer is
+cached (numbers only) for `orenv status`, which never goes online itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .. import budget, provision, secrets, trust
+from ..config import load_config
+from ..errors import OrenvError
+from ..paths import POLICY_NAME
+from ..policy import Policy, find_chain, resolve
+from ._common import cwd, print_json
+
+__all__ = ["register"]
+
+
+def _policy_here(directory: str) -> Policy | None:
+    """The trusted, valid policy of *directory*, or None (errors propagate)."""
+    chain = find_chain(directory)
+    if not chain:
+        return None
+    for pf in chain:
+        trust.require(pf.path, pf.content)
+    return resolve(chain, load_config())
+
+
+def _target(args: argparse.Namespace, directory: str) -> tuple[str, str, float | None]:
+    """(key name, base URL, warn_below_usd) for the request."""
+    if args.name is None:
+        policy = _policy_here(directory)
+        if policy is None:
+            raise OrenvError(f"no {POLICY_NAME} here or above; name a key: `orenv usage NAME`")
+        if not policy.enabled or policy.key is None:
+            raise OrenvError(f"orenv is off here ({policy.path}); name a key: "
+                             "`orenv usage NAME`")
+        return policy.key, args.base_url or policy.base_url, policy.warn_below_usd
+    name = secrets.validate_name(args.name)
+    warn: float | None = None
+    policy_url: str | None = None
+    try:
+        policy = _policy_here(directory)
+    except OrenvError:
+        policy = None
+    if policy is not None and policy.enabled and policy.key == name:
+        warn, policy_url = policy.warn_below_usd, policy.base_url
+    rec = provision.record(name)
+    url = (args.base_url or (rec.base_url if rec else None) or policy_url
+           or provision.target_base_url(None, directory))
+    return name, url, warn
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = cwd(args.dir)
+    name, url, warn = _target(args, directory)
+    provision.check_host(url)
+    usage = budget.fetch(url, secrets.get_key(name, provision.KEYRING_TIMEOUT))
+    budget.store(name, usage, url)
+    warning = budget.low_budget_warning(usage, warn)
+    if args.json:
+        print_json({"key": name, "base_url": url, **usage.to_json(),
+                    "warn_below_usd": warn, "warning": warning})
+        return 0
+    print(f"key:       {name} -> {url}")
+    for label, value in budget.summary(usage):
+        print(f"{label + ':':<10} {value}")
+    if warning:
+        print(f"orenv: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("usage", help="a key's spend and remaining limit (asks OpenRouter)",
+                       description="Shows usage today / this week / this month, the limit and "
+                       "what remains. Without NAME: the key of this directory's policy.")
+    p.add_argument("name", nargs="?", help="key name (default: this directory's policy key)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--base-url", help="API base URL (default: the policy's, or where the key "
+                   "was provisioned); its host must be in allowed_hosts")
+    p.add_argument("--dir", help="use the policy of this directory (default: current)")
+    p.set_defaults(func=run)

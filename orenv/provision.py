@@ -1,0 +1,284 @@
+"""Scoped keys made through OpenRouter's key-management API.
+
+``provision`` asks OpenRouter (``POST /keys``, with a management key from the
+keyring) for a new key with a spending limit and stores the plaintext straight
+into the keyring: it is never printed, logged, put in argv or written to a
+file. What orenv needs to revoke it later (the upstream *hash*, the base URL,
+the management key's name) is not secret and is kept in
+``$XDG_DATA_HOME/orenv/provisioned.json``. ``revoke`` deletes the key upstream
+(``DELETE /keys/{hash}``) and locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as _random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import budget, paths, secrets
+from ._fsutil import atomic_write
+from .config import Config, load_config
+from .errors import OpenRouterError, OrenvError, SecretNotFoundError, UsageError
+from .openrouter import LIMIT_RESETS, OpenRouterClient
+from .policy import DEFAULT_BASE_URL, KEY_NAME_RE, _url_problem, find_chain
+
+__all__ = [
+    "KEYRING_TIMEOUT",
+    "Provisioned",
+    "check_host",
+    "check_limit",
+    "generated_name",
+    "management_key_name",
+    "provision",
+    "record",
+    "records",
+    "revoke",
+    "target_base_url",
+]
+
+
+# These are commands a person runs, not the prompt: a slow keyring may take longer
+# than the prompt's deadline (ORENV_KEYRING_TIMEOUT) without being broken.
+KEYRING_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """A key orenv made upstream: enough to find and revoke it, nothing secret."""
+
+    name: str
+    hash: str
+    base_url: str
+    management_key: str
+    label: str
+    limit: float | None
+    limit_reset: str | None
+    created_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hash": self.hash, "base_url": self.base_url, "management_key": self.management_key,
+            "label": self.label, "limit": self.limit, "limit_reset": self.limit_reset,
+            "created_at": self.created_at,
+        }
+
+
+# ---------------------------------------------------------------- records
+
+
+def _records_path() -> Path:
+    return paths.data_dir() / "provisioned.json"
+
+
+def _read() -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(_records_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items()
+            if isinstance(v, dict) and KEY_NAME_RE.match(k) and isinstance(v.get("hash"), str)}
+
+
+def _write(data: Mapping[str, Mapping[str, Any]]) -> None:
+    paths.ensure_private_dir(paths.data_dir())
+    atomic_write(_records_path(), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+def _from_json(name: str, entry: Mapping[str, Any]) -> Provisioned:
+    limit = entry.get("limit")
+    return Provisioned(
+        name=name,
+        hash=str(entry["hash"]),
+        base_url=str(entry.get("base_url") or DEFAULT_BASE_URL),
+        management_key=str(entry.get("management_key") or ""),
+        label=str(entry.get("label") or ""),
+        limit=float(limit) if isinstance(limit, int | float) else None,
+        limit_reset=entry.get("limit_reset") if isinstance(entry.get("limit_reset"), str)
+        else None,
+        created_at=float(entry.get("created_at") or 0.0),
+    )
+
+
+def records() -> dict[str, Provisioned]:
+    return {name: _from_json(name, entry) for name, entry in _read().items()}
+
+
+def record(name: str) -> Provisioned | None:
+    entry = _read().get(name)
+    return _from_json(name, entry) if entry is not None else None
+
+
+# ---------------------------------------------------------------- choices
+
+
+def management_key_name(explicit: str | None) -> str:
+    """--management-key, else the only management key in the index; else a clear error."""
+    if explicit:
+        return secrets.validate_name(explicit)
+    names = sorted(n for n, meta in secrets._read_index().items() if meta.get("management"))
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise UsageError(
+            "no management key: create one in OpenRouter's settings (Provisioning/Management "
+            "keys), store it with `orenv key set --management NAME`, then try again")
+    raise UsageError(f"several management keys ({', '.join(names)}); choose one with "
+                     "--management-key NAME")
+
+
+def target_base_url(explicit: str | None, directory: str) -> str:
+    """--base-url, else the base URL of the policy here (if any), else the default."""
+    if explicit:
+        return explicit
+    try:
+        chain = find_chain(directory)
+    except OrenvError:
+        chain = []
+    for pf in chain:
+        if pf.base_url:
+            return pf.base_url
+    return DEFAULT_BASE_URL
+
+
+def check_host(base_url: str, config: Config | None = None) -> str:
+    """Refuse a base URL whose host is not in allowed_hosts (keys go only there)."""
+    problem = _url_problem(base_url)
+    if problem:
+        raise UsageError(f"base URL {base_url!r} {problem}")
+    from urllib.parse import urlsplit
+
+    config = config or load_config()
+    host = (urlsplit(base_url).hostname or "").lower().rstrip(".")
+    if host not in config.allowed_hosts:
+        raise UsageError(
+            f"host {host!r} is not in allowed_hosts; if you trust it, add it to "
+            f"{config.path or 'config.toml'}")
+    return base_url
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def generated_name(directory: str, taken: set[str] | None = None) -> str:
+    """``proj-<dirname>-<4 hex>``: a key name for a project's own key."""
+    base = _UNSAFE.sub("-", os.path.basename(os.path.abspath(directory))).strip("-._")
+    base = (base or "root")[:48]
+    taken = taken if taken is not None else set(secrets._read_index())
+    for _ in range(100):
+        name = f"proj-{base}-{_random.token_hex(2)}"
+        if name not in taken:
+            return name
+    raise OrenvError("could not find a free key name; pass one explicitly")  # pragma: no cover
+
+
+def check_limit(limit: float | None, reset: str | None) -> None:
+    if limit is not None and (limit != limit or limit < 0 or limit == float("inf")):
+        raise UsageError("--limit must be a number of USD, zero or more")
+    if reset is not None and reset not in LIMIT_RESETS:
+        raise UsageError(f"--reset must be one of: {', '.join(LIMIT_RESETS)}")
+    if reset is not None and limit is None:
+        raise UsageError("--reset needs --limit (a reset only applies to a limit)")
+
+
+def _exists_locally(name: str) -> bool:
+    if name in secrets._read_index():
+        return True
+    try:
+        secrets.get_key(name, KEYRING_TIMEOUT)
+    except SecretNotFoundError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- actions
+
+
+def provision(
+    name: str,
+    *,
+    limit: float | None,
+    reset: str | None,
+    management: str | None = None,
+    base_url: str | None = None,
+    directory: str | None = None,
+    label: str | None = None,
+) -> Provisioned:
+    """Create a scoped key upstream and store it in the keyring under *name*."""
+    secrets.validate_name(name)
+    check_limit(limit, reset)
+    url = check_host(target_base_url(base_url, directory or os.getcwd()))
+    mname = management_key_name(management)
+    if mname == name:
+        raise UsageError("the new key needs a name other than the management key's")
+    if _exists_locally(name):
+        raise UsageError(f"a key named {name!r} already exists; pick another name, or remove "
+                         f"it first (`orenv key rm {name}`)")
+    mgmt_value = secrets.get_key(mname, KEYRING_TIMEOUT)
+    client = OpenRouterClient(url, mgmt_value)
+    label = label or f"orenv {name}"
+    created = client.create_key(label, limit, reset)
+    value = created.pop("key")
+    key_hash = str(created["hash"])
+    try:
+        secrets.set_key(name, value)
+    except BaseException:
+        # Do not leave an orphan key upstream that nobody holds.
+        try:
+            client.delete_key(key_hash)
+        except OrenvError:
+            pass
+        raise
+    finally:
+        del value
+    rec = Provisioned(
+        name=name, hash=key_hash, base_url=url, management_key=mname, label=label,
+        limit=limit, limit_reset=reset, created_at=time.time(),
+    )
+    data = _read()
+    data[name] = rec.to_json()
+    _write(data)
+    # A fresh key's budget is known from the reply: status can show it at once.
+    budget.store(name, budget.Usage.from_api(created), url)
+    return rec
+
+
+def revoke(name: str, *, management: str | None = None, base_url: str | None = None) -> bool:
+    """Delete key *name* upstream and from the keyring.
+
+    Returns False when the key was already gone upstream (still removed locally).
+    """
+    secrets.validate_name(name)
+    rec = record(name)
+    if rec is None:
+        raise UsageError(
+            f"key {name!r} was not provisioned by orenv (no upstream record), so it cannot be "
+            f"revoked here: delete it in OpenRouter's settings, and `orenv key rm {name}`")
+    url = check_host(base_url or rec.base_url)
+    mname = management or (rec.management_key if rec.management_key in
+                           secrets._read_index() else None)
+    mname = management_key_name(mname)
+    client = OpenRouterClient(url, secrets.get_key(mname, KEYRING_TIMEOUT))
+    existed = True
+    try:
+        client.delete_key(rec.hash)
+    except OpenRouterError as exc:
+        if exc.status != 404:
+            raise
+        existed = False
+    try:
+        secrets.delete_key(name)
+    except SecretNotFoundError:
+        pass
+    data = _read()
+    data.pop(name, None)
+    _write(data)
+    budget.forget(name)
+    return existed

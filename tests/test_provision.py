@@ -1,0 +1,319 @@
+"""`orenv key provision|revoke` and `orenv init --provision` against the stand-in.
+
+Run as a user would (subprocess, real gnome-keyring). The keyring is shared by
+the tests of a session, so every test uses key names of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets as rnd
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Home
+from harness import base_path
+from standin import StandIn
+
+# These tests are not about the prompt's keyring deadline (0.8 s); on a loaded 2-core
+# machine a keyring read can take longer, so give every orenv process more time.
+SLOW_KEYRING_OK = {"ORENV_KEYRING_TIMEOUT": "10"}
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as s:
+        yield s
+
+
+def run(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING_OK, **home.env, **(env or {})}
+    return subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=full, cwd=cwd or home.path, timeout=60)
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("orenv:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def keyring_value(home: Home, name: str) -> str | None:
+    """The keyring entry (test-side only; orenv itself never prints it)."""
+    code = ("import keyring, sys; v = keyring.get_password('orenv', sys.argv[1]); "
+            "sys.stdout.write(v or '')")
+    proc = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True,
+                          env={**os.environ, **home.env}, timeout=30, check=True)
+    return proc.stdout or None
+
+
+def allow_loopback(home: Home) -> None:
+    home.config.joinpath("orenv").mkdir(parents=True, exist_ok=True)
+    home.config.joinpath("orenv", "config.toml").write_text(
+        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+
+
+def add_management(home: Home, s: StandIn, name: str = "mgmt") -> None:
+    ok(run(home, "key", "set", "--management", name, input=s.management_key + "\n"))
+
+
+def uniq(prefix: str) -> str:
+    return f"{prefix}-{rnd.token_hex(3)}"
+
+
+def assert_nowhere(value: str, *roots: Path, texts: tuple[str, ...] = ()) -> None:
+    """*value* is in no file under *roots* and in none of *texts*."""
+    for text in texts:
+        assert value not in text
+    for root in roots:
+        for dirpath, _dirs, files in os.walk(root):
+            for f in files:
+                p = Path(dirpath, f)
+                if p.is_symlink() or not p.is_file():
+                    continue
+                data = p.read_bytes()
+                # gnome-keyring's own (encrypted) store holds it, by design.
+                assert value.encode() not in data, f"key found in {p}"
+
+
+class TestProvision:
+    def test_provision_stores_key_only_in_keyring_and_revoke_deletes_it(
+        self, home: Home, standin: StandIn
+    ) -> None:
+        allow_loopback(home)
+        add_management(home, standin)
+        name = uniq("client-a")
+        before = set(standin.keys)
+        proc = run(home, "key", "provision", name, "--limit", "5", "--reset", "monthly",
+                   "--base-url", standin.base_url)
+        out = ok(proc)
+        (new,) = set(standin.keys) - before
+        info = standin.keys[new]
+        assert info["limit"] == 5.0 and info["limit_reset"] == "monthly"
+        assert info["name"] == f"orenv {name}" and not info["is_management_key"]
+        # Stored in the keyring under NAME; only the masked form was shown.
+        assert keyring_value(home, name) == new
+        assert f"sk-or-v1-{new[9:11]}…{new[-2:]}" in out
+        assert_nowhere(new, home.path, texts=(proc.stdout, proc.stderr))
+        # The POST went out with the management key, and nothing else carried a key.
+        post = [r for r in standin.requests if r["method"] == "POST"]
+        assert post[-1]["headers"]["authorization"] == f"Bearer {standin.management_key}"
+        assert post[-1]["path"] == "/api/v1/keys"
+        # The upstream hash is kept (not secret), with where the key lives.
+        listed = json.loads(ok(run(home, "key", "provisioned", "--json")))
+        assert listed[0]["name"] == name and listed[0]["hash"] == info["hash"]
+        assert listed[0]["base_url"] == standin.base_url
+        assert listed[0]["management_key"] == "mgmt"
+        keys = json.loads(ok(run(home, "key", "list", "--json")))
+        assert {k["name"] for k in keys} == {"mgmt", name}
+
+        out = ok(run(home, "key", "revoke", name))
+        assert "revoked" in out
+        assert new not in standin.keys
+        delete = [r for r in standin.requests if r["method"] == "DELETE"]
+        assert delete[-1]["path"] == f"/api/v1/keys/{info['hash']}"
+        assert keyring_value(home, name) is None
+        assert json.loads(ok(run(home, "key", "provisioned", "--json"))) == []
+        assert {k["name"] for k in json.loads(ok(run(home, "key", "list", "--json")))} == {
+            "mgmt"}
+
+    def test_revoke_when_already_gone_upstream(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home)
+        add_management(home, standin)
+        name = uniq("gone")
+        ok(run(home, "key", "provision", name, "--limit", "1", "--base-url", standin.base_url))
+        value = keyring_value(home, name)
+        assert value is not None
+        del standin.keys[value]
+        out = ok(run(home, "key", "revoke", name))
+        assert "already gone upstream" in out
+        assert keyring_value(home, name) is None
+
+    def test_base_url_from_policy_here(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home)
+        add_management(home, standin)
+        proj = home.path / "proj"
+        proj.mkdir()
+        (proj / ".orenv.toml").write_text(
+            f'[openrouter]\nkey = "x"\nbase_url = "{standin.base_url}"\n')
+        ok(run(home, "key", "provision", uniq("here"), "--limit", "2", cwd=proj))
+        assert standin.requests[-1]["path"] == "/api/v1/keys"
+
+    def test_management_key_choice(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home)
+        url = standin.base_url
+        line = one_line_error(run(home, "key", "provision", uniq("k"), "--base-url", url))
+        assert "no management key" in line and "orenv key set --management" in line
+        add_management(home, standin, "m1")
+        add_management(home, standin, "m2")
+        line = one_line_error(run(home, "key", "provision", uniq("k"), "--base-url", url))
+        assert "several management keys (m1, m2)" in line and "--management-key" in line
+        assert standin.requests == []
+        ok(run(home, "key", "provision", uniq("k"), "--management-key", "m2", "--base-url", url))
+        # An ordinary key is not a management key: OpenRouter says so, in one line.
+        ok(run(home, "key", "set", "plain", input=standin.key + "\n"))
+        line = one_line_error(run(home, "key", "provision", uniq("k"), "--management-key",
+                                  "plain", "--base-url", url))
+        assert "403" in line and standin.key not in line
+
+    def test_refusals_send_nothing(self, home: Home, standin: StandIn) -> None:
+        add_management(home, standin)
+        # The stand-in's host is not allowed yet: the management key must not go there.
+        line = one_line_error(run(home, "key", "provision", uniq("k"), "--limit", "1",
+                                  "--base-url", standin.base_url))
+        assert "not in allowed_hosts" in line
+        allow_loopback(home)
+        line = one_line_error(run(home, "key", "provision", "mgmt", "--base-url",
+                                  standin.base_url))
+        assert "already exists" in line or "other than the management key" in line
+        proc = run(home, "key", "provision", uniq("k"), "--limit", "-3")
+        assert proc.returncode == 2 and "zero or more" in proc.stderr
+        proc = run(home, "key", "provision", uniq("k"), "--reset", "yearly")
+        assert proc.returncode == 2
+        line = one_line_error(run(home, "key", "provision", uniq("k"), "--reset", "daily",
+                                  "--base-url", standin.base_url))
+        assert "--reset needs --limit" in line
+        line = one_line_error(run(home, "key", "provision", uniq("k"),
+                                  "--base-url", "http://example.com/api"))
+        assert "plain http" in line
+        assert standin.requests == []
+        # A name already in the keyring is never overwritten.
+        taken = uniq("taken")
+        ok(run(home, "key", "set", taken, input=standin.key + "\n"))
+        line = one_line_error(run(home, "key", "provision", taken, "--base-url",
+                                  standin.base_url))
+        assert "already exists" in line
+        assert standin.requests == []
+        assert keyring_value(home, taken) == standin.key
+
+    def test_revoke_needs_a_provisioned_key(self, home: Home, standin: StandIn) -> None:
+        name = uniq("handmade")
+        ok(run(home, "key", "set", name, input=standin.key + "\n"))
+        line = one_line_error(run(home, "key", "revoke", name))
+        assert "not provisioned by orenv" in line and f"orenv key rm {name}" in line
+        assert keyring_value(home, name) == standin.key
+
+    def test_upstream_errors_are_one_line(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home)
+        add_management(home, standin)
+        name = uniq("k")
+        standin.fail_next(402, path="/keys")
+        line = one_line_error(run(home, "key", "provision", name, "--base-url",
+                                  standin.base_url))
+        assert "402" in line and standin.management_key not in line
+        assert keyring_value(home, name) is None
+        standin.fail_next(401, path="/keys")
+        line = one_line_error(run(home, "key", "provision", name, "--base-url",
+                                  standin.base_url))
+        assert "401" in line
+        # Revoke fails upstream: the local key stays, so it can be retried.
+        ok(run(home, "key", "provision", name, "--base-url", standin.base_url))
+        standin.fail_next(500, path="/keys/")
+        assert "500" in one_line_error(run(home, "key", "revoke", name))
+        assert keyring_value(home, name) is not None
+        ok(run(home, "key", "revoke", name))
+
+
+class TestInitProvision:
+    def test_init_provision_end_to_end(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home)
+        add_management(home, standin)
+        proj = home.path / "Client Site!"
+        proj.mkdir()
+        before = set(standin.keys)
+        proc = run(home, "init", "--provision", "--limit", "20", "--reset", "monthly",
+                   "--base-url", standin.base_url, cwd=proj)
+        assert "provisioned key 'proj-Client-Site-" in ok(proc)
+        (new,) = set(standin.keys) - before
+        assert standin.keys[new]["limit"] == 20.0
+        policy = proj / ".orenv.toml"
+        text = policy.read_text()
+        m = re.search(r'^key = "(proj-Client-Site-[0-9a-f]{4})"$', text, re.M)
+        assert m, text
+        name = m.group(1)
+        assert keyring_value(home, name) == new
+        assert "warn_below_usd = 2.0" in text
+        captured = [proc.stdout, proc.stderr]
+
+        # Budget known at once from the create reply: status shows it, offline.
+        status = json.loads(ok(run(home, "status", "--json", cwd=proj)))
+        assert status["state"] == "active" and status["key"] == name
+        assert status["files"][0]["trust"] == "allowed"
+        assert status["budget"]["known"] and status["budget"]["remaining"] == 20.0
+        assert status["budget"]["warning"] is None
+        # Spend, then `orenv usage` (no NAME: this directory's key).
+        info = standin.keys[new]
+        info["usage"] = info["usage_monthly"] = 18.5
+        info["usage_daily"] = 1.25
+        proc = run(home, "usage", "--json", cwd=proj)
+        captured += [proc.stdout, proc.stderr]
+        usage = json.loads(ok(proc))
+        assert usage["key"] == name and usage["remaining"] == 1.5
+        assert usage["usage_daily"] == 1.25 and usage["limit_reset"] == "monthly"
+        assert "below [budget] warn_below_usd" in usage["warning"]
+        assert standin.requests[-1]["headers"]["authorization"] == f"Bearer {new}"
+        proc = run(home, "usage", cwd=proj)
+        captured += [proc.stdout, proc.stderr]
+        assert "remaining: $1.50" in ok(proc) and "warning" in proc.stderr
+        # status: from the cache, with the warning; the stand-in is not asked.
+        n = len(standin.requests)
+        proc = run(home, "status", cwd=proj)
+        captured += [proc.stdout, proc.stderr]
+        text_out = ok(proc)
+        assert "budget:    $1.50 left of $20.00 monthly" in text_out
+        assert "warning:   remaining budget $1.50 is below" in text_out
+        assert len(standin.requests) == n
+        # The key is nowhere on disk (outside the keyring) nor in any output.
+        assert_nowhere(new, home.path, proj, texts=tuple(captured))
+
+    def test_init_provision_named_key_and_no_limit(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home)
+        add_management(home, standin)
+        proj = home.path / "p2"
+        proj.mkdir()
+        name = uniq("own")
+        out = ok(run(home, "init", "--provision", "--key", name, "--base-url",
+                     standin.base_url, cwd=proj))
+        assert "no limit" in out
+        text = (proj / ".orenv.toml").read_text()
+        assert f'key = "{name}"' in text and "# warn_below_usd" in text
+        assert keyring_value(home, name) is not None
+
+    def test_init_provision_refusals_write_nothing(self, home: Home, standin: StandIn) -> None:
+        proj = home.path / "p3"
+        proj.mkdir()
+        # No management key: nothing written, nothing sent.
+        allow_loopback(home)
+        line = one_line_error(run(home, "init", "--provision", "--limit", "1", "--base-url",
+                                  standin.base_url, cwd=proj))
+        assert "no management key" in line
+        add_management(home, standin)
+        # Host not allowed (default OpenRouter host is allowed, a loopback one here is not).
+        home.config.joinpath("orenv", "config.toml").write_text('allowed_hosts = ["x.y"]\n')
+        line = one_line_error(run(home, "init", "--provision", "--base-url",
+                                  standin.base_url, cwd=proj))
+        assert "not in allowed_hosts" in line
+        allow_loopback(home)
+        line = one_line_error(run(home, "init", "--limit", "5", cwd=proj))
+        assert "go with --provision" in line
+        assert not (proj / ".orenv.toml").exists()
+        assert standin.requests == []
+        # Upstream refusal: no policy written either.
+        standin.fail_next(402, path="/keys")
+        line = one_line_error(run(home, "init", "--provision", "--base-url",
+                                  standin.base_url, cwd=proj))
+        assert "402" in line
+        assert not (proj / ".orenv.toml").exists()
