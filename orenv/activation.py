@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import paths, trust
 from .config import Config, load_config
 from .errors import OrenvError, PolicyError
-from .policy import Policy, find_chain, find_nearest, resolve
+from .policy import Policy, find_chain, find_nearest, profile_name, resolve
 from .render import policy_env
 
 __all__ = ["Activation", "compute", "resolve_for_exec"]
@@ -89,11 +89,11 @@ def compute(
                 from .policy import read_policy_file
 
                 pf = read_policy_file(nearest)
-                name = pf.name or os.path.basename(os.path.dirname(nearest))
+                name = pf.name or profile_name(nearest)
                 env = {"ORENV_PROFILE": f"{name} ({state})", "ORENV_STATE": state}
             except OrenvError:
                 # Unreadable or invalid: still name it (by its directory) for prompts.
-                name = os.path.basename(os.path.dirname(nearest)) or "/"
+                name = profile_name(nearest)
                 env = {"ORENV_PROFILE": f"{name} ({state})", "ORENV_STATE": state}
         else:
             env = {k: v for k, v in _markers(policy, state, []).items()

@@ -303,6 +303,9 @@ class _Validator:
         name = data.get("name")
         if name is not None:
             name = self.string(None, "name", name, single_line=True)
+            if not name.isprintable():
+                # It reaches prompts: no terminal escapes from a cloned repo.
+                raise self.fail(None, "name", "must contain only printable characters")
 
         orr = self.table(data, "openrouter", _OPENROUTER)
         key = orr.get("key")
@@ -429,6 +432,12 @@ def env_name_problem(name: str) -> str | None:
     return None
 
 
+def profile_name(policy_path: str) -> str:
+    """Default profile name: the policy's directory, made safe for prompts."""
+    base = os.path.basename(os.path.dirname(policy_path)) or "/"
+    return "".join(c if c.isprintable() else "?" for c in base)
+
+
 def is_loopback(host: str) -> bool:
     host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
@@ -480,7 +489,7 @@ def resolve(chain: list[PolicyFile], config: Config) -> Policy:
 
     enabled = nearest.enabled is not False
     base_url = pick("base_url") or DEFAULT_BASE_URL
-    name = pick("name") or os.path.basename(os.path.dirname(nearest.path)) or "/"
+    name = pick("name") or profile_name(nearest.path)
     policy = Policy(
         files=tuple(chain), enabled=enabled, name=name, key=pick("key"), base_url=base_url,
         mode=pick("mode") or config.default_mode, models=merged("models"), env=merged("env"),

@@ -255,3 +255,12 @@ def test_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("127.5.0.1") and is_loopback("::1")
     assert is_loopback("localhost") and not is_loopback("openrouter.ai")
     assert not is_loopback("10.0.0.1")
+
+
+def test_profile_name_printable(tmp_path: Path) -> None:
+    e = perr('name = "evil\\u001b]0;title\\u0007"\n')
+    assert e.key == "name" and e.line == 1
+    weird = tmp_path / "a\x1b[31mb"
+    write(weird, '[openrouter]\nkey = "w"\n')
+    pol = load(str(weird), CFG)
+    assert pol is not None and pol.name == "a?[31mb"

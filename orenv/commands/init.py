@@ -86,6 +86,18 @@ def template(key: str, mode: str, base_url: str, name: str | None = None,
         "# `orenv status`/`doctor` warn when the key's remaining limit is lower (USD).",
         "# warn_below_usd = 2.0",
         "",
+        "# [routing]   # OpenRouter provider preferences -> CLAUDE_CODE_EXTRA_BODY",
+        '# order = ["anthropic", "google-vertex"]',
+        "# allow_fallbacks = true",
+        '# data_collection = "deny"              # skip providers that may train on prompts',
+        "# zdr = true                            # zero-data-retention endpoints only",
+        '# sort = "throughput"                   # or "price", "latency"',
+        "# max_price = { prompt = 5, completion = 25 }   # USD per million tokens",
+        "",
+        "# [attribution]   # -> ANTHROPIC_CUSTOM_HEADERS",
+        '# referer = "https://example.com/my-project"',
+        '# title = "my-project"',
+        "",
     ]
     return "\n".join(lines)
 

@@ -62,6 +62,11 @@ def run_list(args: argparse.Namespace) -> int:
 def run_rm(args: argparse.Namespace) -> int:
     secrets.delete_key(args.name)
     print(f"removed key {args.name!r} from the keyring")
+    from ..provision import record
+
+    if record(args.name) is not None:
+        print(f"orenv: note: {args.name!r} was provisioned on OpenRouter and still exists "
+              f"there; `orenv key revoke {args.name}` deletes it upstream", file=sys.stderr)
     return 0
 
 
