@@ -89,7 +89,10 @@ def compute(
                 from .policy import read_policy_file
 
                 pf = read_policy_file(nearest)
-                name = pf.name or profile_name(nearest)
+                # A file nobody allowed sets nothing, not even the prompt's name
+                # (prompt themes may splice it into PS1, where $(...) would run).
+                trusted = trust.check(pf.path, pf.content)
+                name = (pf.name if trusted else None) or profile_name(nearest)
                 env = {"ORENV_PROFILE": f"{name} ({state})", "ORENV_STATE": state}
             except OrenvError:
                 # Unreadable or invalid: still name it (by its directory) for prompts.

@@ -13,7 +13,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from . import __version__
@@ -88,14 +88,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) == 2 and argv[0] == "hook" and argv[1] in ("zsh", "bash", "fish"):
+        # Every new shell runs this: skip argparse and the parser build.
+        from .commands.hook import print_hook
+
+        return _guarded(lambda: print_hook(argv[1]))
     first = argv[0] if argv and not argv[0].startswith("-") else None
     parser = build_parser(first)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
+    return _guarded(lambda: args.func(args))
+
+
+def _guarded(call: Callable[[], int]) -> int:
+    """Run a command; every error becomes one stderr line and an exit code."""
     try:
-        return int(args.func(args))
+        return int(call())
     except OrenvError as exc:
         print(f"orenv: {exc.message}", file=sys.stderr)
         return int(exc.exit_code)

@@ -80,6 +80,42 @@ _FORBIDDEN_PREFIXES = ("LD_", "DYLD_", "PYTHON", "fish_", "ORENV_", "__orenv", "
                        "BASH_FUNC_", "ZSH", "GIT_CONFIG", "KEYRING", "ANTHROPIC_BEDROCK",
                        "ANTHROPIC_VERTEX", "CLAUDE_CODE_USE_")
 
+# Names special to zsh, bash or fish: read-only (assignment fails half-way),
+# privilege-changing (zsh as root: UID/USERNAME call setuid), prompt or trap code
+# (PS0, PROMPT, RPROMPT with prompt_subst), or integer-typed, where assignment is
+# arithmetic and "path[$(cmd)]" runs cmd. They never reach a shell.
+_SHELL_SPECIAL = frozenset(
+    {
+        # zsh
+        "UID", "EUID", "GID", "EGID", "USERNAME", "PPID", "status", "pipestatus", "argv",
+        "ARGC", "path", "fpath", "cdpath", "manpath", "module_path", "MODULE_PATH",
+        "mailpath", "MAILPATH", "psvar", "PSVAR", "PROMPT", "PROMPT2", "PROMPT3", "PROMPT4",
+        "prompt", "RPROMPT", "RPROMPT2", "RPS1", "RPS2", "SPROMPT", "PROMPT_EOL_MARK",
+        "TMOUT", "SECONDS", "RANDOM", "LINENO", "HISTCMD", "HISTSIZE", "SAVEHIST", "COLUMNS",
+        "LINES", "KEYTIMEOUT", "MAILCHECK", "LISTMAX", "DIRSTACKSIZE", "LOGCHECK", "PERIOD",
+        "REPORTTIME", "REPORTMEMORY", "ERRNO", "TTYIDLE", "BAUD", "TRY_BLOCK_ERROR",
+        "TRY_BLOCK_INTERRUPT", "EPOCHSECONDS", "EPOCHREALTIME", "OPTIND", "OPTARG", "REPLY",
+        "reply", "match", "mbegin", "mend", "MATCH", "MBEGIN", "MEND", "NULLCMD",
+        "READNULLCMD", "STTY", "TIMEFMT", "WATCH", "watch", "WATCHFMT", "WORDCHARS",
+        "histchars", "HISTCHARS", "fignore", "FIGNORE", "mapfile", "parameters", "options",
+        "functions", "commands", "aliases", "builtins", "history", "historywords",
+        "jobdirs", "jobstates", "jobtexts", "modules", "nameddirs", "userdirs", "reswords",
+        "dirstack", "funcstack", "signals", "terminfo", "termcap", "errnos", "sysparams",
+        "langinfo", "zsh_eval_context", "OLDPWD", "PWD", "SHLVL", "MAIL", "TMPPREFIX",
+        "POSTEDIT", "FCEDIT", "CORRECT_IGNORE", "CORRECT_IGNORE_FILE",
+        # bash
+        "PS0", "GROUPS", "BASHPID", "FUNCNAME", "FUNCNEST", "SRANDOM", "GLOBIGNORE",
+        "EXECIGNORE", "HOSTFILE", "HISTCONTROL", "HISTIGNORE", "HISTFILESIZE",
+        "HISTTIMEFORMAT", "IGNOREEOF", "POSIXLY_CORRECT", "PIPESTATUS", "COMPREPLY",
+        "COPROC", "DIRSTACK", "MAPFILE", "OPTERR", "PROMPT_DIRTRIM", "TIMEFORMAT",
+        "auto_resume", "CHILD_MAX", "EMACS", "INSIDE_EMACS", "GLOBSORT",
+        # fish
+        "version", "hostname", "umask", "CMD_DURATION", "last_pid", "_",
+    }
+)
+_SHELL_SPECIAL_PREFIXES = ("BASH", "TRAP", "COMP_", "READLINE_", "ZLE_", "zle_", "FISH_",
+                           "__fish")
+
 _TOP = ("inherit", "enabled", "name", "openrouter", "models", "env", "budget",
         "routing", "attribution")
 _OPENROUTER = ("key", "base_url", "mode")
@@ -218,9 +254,20 @@ def _decode(path: str, content: bytes) -> str:
 _TOML_POS = re.compile(r"\(at line (\d+), column \d+\)")
 
 
+# tomllib takes quadratic time in the length of a dotted key ("a.a.a…" with 40k
+# parts: ~25 s), so a cloned repo could stall every prompt. No policy key has
+# more than a few parts: refuse long ones before parsing.
+_KEY_PATH = re.compile(r"^[ \t]*(\[[^\]\n]*|[^=\n]*=)", re.MULTILINE)
+_MAX_KEY_DOTS = 16
+
+
 def parse(path: str, content: bytes) -> PolicyFile:
     """Parse policy *content* (the bytes of *path*) into a ``PolicyFile``."""
     text = _decode(path, content)
+    for found in _KEY_PATH.finditer(text):
+        if found.group(1).count(".") > _MAX_KEY_DOTS:
+            at = text.count("\n", 0, found.start()) + 1
+            raise PolicyError(path, "invalid TOML: key nested too deeply", line=at)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -429,6 +476,9 @@ def env_name_problem(name: str) -> str | None:
         "PATH", "IFS", "HOME", "SHELL", "ENV"
     ):
         return "may not be set by a policy: it changes how programs run; remove it from [env]"
+    if name in _SHELL_SPECIAL or name.startswith(_SHELL_SPECIAL_PREFIXES):
+        return ("may not be set by a policy: it is special to zsh, bash or fish; "
+                "remove it from [env]")
     return None
 
 

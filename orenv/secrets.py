@@ -8,9 +8,11 @@ nothing are refused. Key names (never values) are indexed in a small file so
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,11 +88,54 @@ def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+# Backends worth trying on Linux/BSD, best first.
+_UNIX_BACKENDS = (
+    ("keyring.backends.SecretService", "Keyring"),
+    ("keyring.backends.libsecret", "Keyring"),
+    ("keyring.backends.kwallet", "DBusKeyring"),
+)
+
+
+def _detect() -> Any:
+    """keyring's own choice, without its probe for macOS libraries elsewhere.
+
+    keyring's discovery imports every backend; on Linux the macOS one calls
+    ctypes.util.find_library, which runs ldconfig and gcc: ~40 processes and
+    0.2-0.4 s per orenv start. The environment variable and keyringrc.cfg are
+    honoured first, as keyring does; a backend set with keyring.set_keyring()
+    (tests) is used as is.
+    """
+    from keyring import core
+
+    if core._keyring_backend is not None or sys.platform in ("darwin", "win32"):
+        return core.get_keyring()
+    chosen = core.load_env() or core.load_config()
+    if chosen is None:
+        best: tuple[float, Any] | None = None
+        for module_name, class_name in _UNIX_BACKENDS:
+            try:
+                cls = getattr(importlib.import_module(module_name), class_name)
+                if not cls.viable:
+                    continue
+                priority = float(cls.priority)
+            except Exception:  # noqa: S112 - an unusable backend is simply skipped
+                continue
+            if best is None or priority > best[0]:
+                best = (priority, cls)
+        if best is None:
+            from keyring.backends import fail
+
+            chosen = fail.Keyring()  # type: ignore[no-untyped-call]
+        else:
+            chosen = best[1]()
+    core.set_keyring(chosen)
+    return chosen
+
+
 def _backend() -> Any:
-    import keyring
     from keyring.backends import chainer
 
-    kr = keyring.get_keyring()
+    kr = _detect()
     if isinstance(kr, chainer.ChainerBackend):
         kids = list(kr.backends)
         if not kids:
@@ -106,6 +151,11 @@ def _backend() -> Any:
 
 def _refuse_insecure(kr: Any) -> None:
     name = _qualified(type(kr))
+    if name == "keyring.backends.fail.Keyring":
+        raise KeyringUnavailableError(
+            "no keyring available: start a Secret Service (gnome-keyring or KeePassXC) "
+            "in this session (is DBUS_SESSION_BUS_ADDRESS set?); orenv never stores keys "
+            "in files")
     if name.startswith(_INSECURE) or name in _INSECURE:
         raise InsecureKeyringError(
             f"keyring backend {name} stores keys unprotected or not at all; "
@@ -129,7 +179,7 @@ def _deadline(fn: Callable[[], T], timeout: float | None = None) -> T:
     def target() -> None:
         try:
             box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             box["error"] = exc
 
     worker = threading.Thread(target=target, name="orenv-keyring", daemon=True)

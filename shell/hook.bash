@@ -12,6 +12,24 @@
 
 __orenv_bin=@ORENV_BIN@
 __orenv_pwd=''
+# The daemon (same path rules as orenv.paths.runtime_dir). bash cannot talk
+# to a Unix socket itself: on a cd or change it runs one small stdlib-only
+# client (`python -I -S`, copied into the runtime dir by the daemon) with the
+# interpreter of the orenv program. ORENV_NO_DAEMON=1 keeps to `orenv export`.
+if [[ ${XDG_RUNTIME_DIR-} == /* ]]; then
+  __orenv_rt=$XDG_RUNTIME_DIR/orenv
+else
+  __orenv_rt=${TMPDIR-/tmp}/orenv-$UID
+fi
+__orenv_py=python3
+if [[ -r $__orenv_bin ]]; then
+  IFS= read -r __orenv_py <"$__orenv_bin" || true
+  __orenv_py=${__orenv_py#\#!}
+  [[ $__orenv_py == /*python* && $__orenv_py != *' '* && -x $__orenv_py ]] || __orenv_py=python3
+fi
+__orenv_why='cd'
+__orenv_out=''
+__orenv_dtry=-10
 __orenv_ref=''
 __orenv_lastmsg=''
 __orenv_gotmsg=0
@@ -83,14 +101,30 @@ __orenv_msg() {
   printf '%s\n' "$1" >&2
 }
 
+__orenv_spawn() {
+  # Start the daemon in the background (at most every 5 s); never waits.
+  [[ -z ${ORENV_NO_DAEMON-} ]] || return 0
+  (( SECONDS - __orenv_dtry >= 5 )) || return 0
+  __orenv_dtry=$SECONDS
+  ( "$__orenv_bin" daemon start --quiet --wait 0 </dev/null >/dev/null 2>&1 & )
+}
+
 __orenv_reload() {
   local __orenv_out __orenv_had=${#__orenv_names[@]}
   trap -- '' SIGINT
   __orenv_pwd=$PWD
   __orenv_gotmsg=0
   __orenv_restore
-  __orenv_out=$("$__orenv_bin" export bash --session "$$")
-  eval "$__orenv_out"
+  if [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_rt/daemon.sock && -r $__orenv_rt/client.py ]] &&
+    __orenv_out=$("$__orenv_py" -I -S "$__orenv_rt/client.py" bash "$$" "$__orenv_why" \
+      "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
+    eval "$__orenv_out"
+  else
+    __orenv_out=$("$__orenv_bin" export bash --session "$$")
+    eval "$__orenv_out"
+    __orenv_spawn
+  fi
+  __orenv_why=change
   trap - SIGINT
   if (( ! __orenv_gotmsg )); then
     if (( __orenv_had && ! ${#__orenv_names[@]} )); then
@@ -104,10 +138,12 @@ __orenv_reload() {
 __orenv_hook() {
   local __orenv_status=$? __orenv_f
   if [[ $PWD != "$__orenv_pwd" ]]; then
+    __orenv_why='cd'
     __orenv_reload
   else
     for __orenv_f in "${__orenv_watchlist[@]}"; do
       if [[ ! -e $__orenv_f || $__orenv_f -nt $__orenv_ref ]]; then
+        __orenv_why=change
         __orenv_reload
         break
       fi

@@ -11,6 +11,27 @@
 
 set -g __orenv_bin @ORENV_BIN@
 set -g __orenv_pwd ''
+# The daemon (same path rules as orenv.paths.runtime_dir). fish cannot talk to
+# a Unix socket itself: on a cd or change it runs one small stdlib-only client
+# (`python -I -S`, copied into the runtime dir by the daemon) with the
+# interpreter of the orenv program. ORENV_NO_DAEMON=1 keeps to `orenv export`.
+if string match -q '/*' -- "$XDG_RUNTIME_DIR"
+    set -g __orenv_rt $XDG_RUNTIME_DIR/orenv
+else if set -q TMPDIR
+    set -g __orenv_rt $TMPDIR/orenv-(id -u)
+else
+    set -g __orenv_rt /tmp/orenv-(id -u)
+end
+set -g __orenv_py python3
+if test -r $__orenv_bin
+    read -l first <$__orenv_bin
+    set first (string replace -r '^#!' '' -- "$first")
+    if string match -qr '^/\S*python\S*$' -- "$first"; and test -x "$first"
+        set -g __orenv_py $first
+    end
+end
+set -g __orenv_why cd
+set -g __orenv_dtry 0
 set -g __orenv_ref ''
 set -g __orenv_lastmsg ''
 set -g __orenv_gotmsg 0
@@ -77,13 +98,31 @@ function __orenv_msg
     printf '%s\n' $argv[1] >&2
 end
 
+function __orenv_spawn
+    # Start the daemon in the background (at most every 5 s); never waits.
+    test -n "$ORENV_NO_DAEMON"; and return 0
+    set -l now (date +%s)
+    test (math $now - $__orenv_dtry) -ge 5; or return 0
+    set -g __orenv_dtry $now
+    $__orenv_bin daemon start --quiet --wait 0 </dev/null >/dev/null 2>&1 &
+    disown 2>/dev/null
+end
+
 function __orenv_reload
     set -l had (count $__orenv_names)
     set -g __orenv_pwd $PWD
     set -g __orenv_gotmsg 0
     __orenv_restore
-    set -l out ($__orenv_bin export fish --session $fish_pid | string collect)
+    set -l out
+    if test -z "$ORENV_NO_DAEMON"; and test -S $__orenv_rt/daemon.sock; and test -r $__orenv_rt/client.py
+        set out ($__orenv_py -I -S $__orenv_rt/client.py fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD | string collect)
+    end
+    if test -z "$out"
+        set out ($__orenv_bin export fish --session $fish_pid | string collect)
+        __orenv_spawn
+    end
     test -n "$out"; and printf '%s\n' $out | source
+    set -g __orenv_why change
     if test $__orenv_gotmsg = 0
         if test $had -gt 0; and test (count $__orenv_names) -eq 0
             printf '%s\n' "orenv: unloaded" >&2
@@ -94,11 +133,13 @@ end
 
 function __orenv_check
     if test "$PWD" != "$__orenv_pwd"
+        set -g __orenv_why cd
         __orenv_reload
         return 0
     end
     for f in $__orenv_watchlist
         if not test -e $f; or test $f -nt $__orenv_ref
+            set -g __orenv_why change
             __orenv_reload
             return 0
         end

@@ -9,6 +9,16 @@
 
 typeset -g __orenv_bin=@ORENV_BIN@
 typeset -g __orenv_pwd='' __orenv_ref='' __orenv_lastmsg='' __orenv_gotmsg=0
+# The daemon (same path rules as orenv.paths.runtime_dir) answers over a Unix
+# socket that zsh reaches with builtins: no process on cd either.
+# ORENV_NO_DAEMON=1 keeps to `orenv export`.
+if [[ ${XDG_RUNTIME_DIR-} == /* ]]; then
+  typeset -g __orenv_sock=$XDG_RUNTIME_DIR/orenv/daemon.sock
+else
+  typeset -g __orenv_sock=${TMPDIR-/tmp}/orenv-$UID/daemon.sock
+fi
+typeset -g __orenv_why=cd __orenv_out=''
+typeset -gF __orenv_dtry=0
 typeset -ga __orenv_names __orenv_watchlist
 typeset -gA __orenv_saved __orenv_local
 
@@ -74,6 +84,67 @@ __orenv_msg() {
   print -r -- "$1" >&2
 }
 
+__orenv_jstr() {
+  # $1 as a JSON string, in __orenv_j (builtins only).
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  __orenv_j=\"$s\"
+}
+
+__orenv_ask() {
+  # Ask the daemon over its socket; the code lands in __orenv_out only when the
+  # whole answer (ending with this request's nonce) arrived within 0.45 s.
+  [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_sock ]] || return 1
+  zmodload zsh/net/socket zsh/system zsh/datetime 2>/dev/null || return 1
+  setopt localoptions localtraps
+  trap '' PIPE
+  local __orenv_j req env='' n fd buf out='' nonce=$$.$RANDOM$RANDOM
+  integer rc=1
+  local -F deadline left
+  for n in CLAUDE_CODE_EXTRA_BODY ANTHROPIC_CUSTOM_HEADERS ORENV_QUIET; do
+    if (( ${+parameters[$n]} )) && [[ ${parameters[$n]} == *export* ]]; then
+      __orenv_jstr "${(P)n}"
+      env+="${env:+,}\"$n\":$__orenv_j"
+    fi
+  done
+  __orenv_jstr "$PWD"
+  req="{\"op\":\"export\",\"shell\":\"zsh\",\"session\":\"$$\",\"why\":\"$__orenv_why\",\"cwd\":$__orenv_j,\"env\":{$env},\"end\":\"$nonce\"}"
+  zsocket "$__orenv_sock" 2>/dev/null || return 1
+  fd=$REPLY
+  if ! syswrite -o $fd -- "$req"$'\n' 2>/dev/null; then
+    exec {fd}>&-
+    return 1
+  fi
+  deadline=$(( EPOCHREALTIME + 0.45 ))
+  while :; do
+    left=$(( deadline - EPOCHREALTIME ))
+    (( left > 0 )) || { rc=4; break; }
+    buf=''
+    sysread -t $left -s 65536 -i $fd buf 2>/dev/null
+    rc=$?
+    (( rc == 0 )) || break
+    out+=$buf
+  done
+  exec {fd}>&-
+  # 5: end of file, the daemon closed after a full answer.
+  [[ $rc == 5 && $out == (|*$'\n')"__orenv_end $nonce"$'\n' ]] || return 1
+  __orenv_out=${out%"__orenv_end $nonce"$'\n'}
+  return 0
+}
+
+__orenv_spawn() {
+  # Start the daemon in the background (at most every 5 s); never waits.
+  [[ -z ${ORENV_NO_DAEMON-} ]] || return 0
+  zmodload zsh/datetime 2>/dev/null || return 0
+  (( EPOCHREALTIME - __orenv_dtry > 5 )) || return 0
+  __orenv_dtry=$EPOCHREALTIME
+  "$__orenv_bin" daemon start --quiet --wait 0 </dev/null >/dev/null 2>&1 &!
+}
+
 __orenv_reload() {
   local out had=${#__orenv_names}
   setopt localtraps
@@ -81,8 +152,14 @@ __orenv_reload() {
   __orenv_pwd=$PWD
   __orenv_gotmsg=0
   __orenv_restore
-  out=$("$__orenv_bin" export zsh --session "$$")
-  eval "$out"
+  if __orenv_ask; then
+    eval "$__orenv_out"
+  else
+    out=$("$__orenv_bin" export zsh --session "$$")
+    eval "$out"
+    __orenv_spawn
+  fi
+  __orenv_why=change
   if (( ! __orenv_gotmsg )); then
     (( had && ! ${#__orenv_names} )) && print -r -- "orenv: unloaded" >&2
     __orenv_lastmsg=''
@@ -92,12 +169,14 @@ __orenv_reload() {
 __orenv_precmd() {
   emulate -L zsh
   if [[ $PWD != "$__orenv_pwd" ]]; then
+    __orenv_why=cd
     __orenv_reload
     return 0
   fi
   local f
   for f in "${__orenv_watchlist[@]}"; do
     if [[ ! -e $f || $f -nt $__orenv_ref ]]; then
+      __orenv_why=change
       __orenv_reload
       return 0
     fi

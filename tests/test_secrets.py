@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import keyring
 import pytest
@@ -84,15 +88,28 @@ def test_index_holds_no_secret(mem: MemoryKeyring) -> None:
     assert secrets.is_management("work")
 
 
-@pytest.mark.parametrize("backend", [null.Keyring, fail.Keyring])
-def test_insecure_backends_refused(backend: type) -> None:
+@pytest.mark.parametrize("backend,error", [(null.Keyring, InsecureKeyringError),
+                                           (fail.Keyring, KeyringUnavailableError)])
+def test_insecure_or_missing_backends_refused(backend: type, error: type) -> None:
     previous = keyring.get_keyring()
     keyring.set_keyring(backend())
     try:
-        with pytest.raises(InsecureKeyringError, match="Secret Service"):
+        with pytest.raises(error, match="Secret Service"):
             secrets.get_key("work")
     finally:
         keyring.set_keyring(previous)
+
+
+def test_backend_detection_starts_no_process(tmp_path: Path) -> None:
+    """keyring's own discovery runs ldconfig and gcc on Linux; orenv's must not."""
+    script = ("from orenv import secrets\n"
+              "try:\n    secrets.check_backend(5)\nexcept Exception:\n    pass\n")
+    log = tmp_path / "strace.txt"
+    subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(log),
+                    sys.executable, "-c", script], check=True, timeout=60,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"})
+    execs = [ln for ln in log.read_text().splitlines() if "execve(" in ln]
+    assert len(execs) == 1, execs  # the interpreter itself, nothing else
 
 
 def test_hung_keyring_times_out() -> None:

@@ -68,9 +68,12 @@ def _prune(sdir: Path) -> None:
             pass
 
 
-def render(shell: shells.Shell, act: Activation, session: str | None, quiet: bool) -> str:
+def render(shell: shells.Shell, act: Activation, session: str | None, quiet: bool,
+           *, ref: str | None = None) -> str:
+    """The hook's shell code for *act*; *ref* is given by the daemon, which keeps
+    the session's reference file itself."""
     out = shell.export(dict(act.env))
-    out += shell.watch(session_ref(session, act.watch), act.watch)
+    out += shell.watch(session_ref(session, act.watch) if ref is None else ref, act.watch)
     if act.message:
         out += shell.message(f"orenv: {act.message}")
     elif act.state == "active" and act.policy is not None and not quiet:

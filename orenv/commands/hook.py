@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from typing import Any
 
 from .. import shells
 from ..errors import OrenvError
 
-__all__ = ["binary_path", "register"]
+__all__ = ["binary_path", "print_hook", "register"]
 
 
 def binary_path() -> str:
@@ -19,16 +18,21 @@ def binary_path() -> str:
     argv0 = sys.argv[0] if sys.argv else ""
     if os.path.basename(argv0).startswith("orenv") and os.path.exists(argv0):
         return os.path.abspath(argv0)
+    import shutil
+
     found = shutil.which("orenv")
     if found:
         return os.path.abspath(found)
     raise OrenvError("cannot find the orenv program on PATH; install it with ./install.sh")
 
 
-def run(args: argparse.Namespace) -> int:
-    shell = shells.get(args.shell)
-    sys.stdout.write(shell.hook(binary_path()))
+def print_hook(shell_name: str) -> int:
+    sys.stdout.write(shells.get(shell_name).hook(binary_path()))
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return print_hook(args.shell)
 
 
 def register(sub: Any) -> None:

@@ -1,0 +1,190 @@
+"""`orenv daemon start|stop|status|run`: the per-user background daemon.
+
+The hook starts it on demand (``orenv daemon start --quiet`` in the
+background); it exits by itself a while after the last shell it served is
+gone. Without it everything still works through ``orenv export``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from .. import paths
+from ..daemon import protocol
+from ..daemon.client import request
+from ..errors import ExitCode, OrenvError
+from ._common import print_json
+
+__all__ = ["ping", "register"]
+
+
+def _sock() -> str:
+    return str(protocol.socket_path(paths.runtime_dir()))
+
+
+def ping(timeout: float = 1.0) -> dict[str, Any] | None:
+    try:
+        answer = request(_sock(), {"op": "ping"}, timeout=timeout)
+    except (OSError, ValueError):
+        return None
+    return answer if answer.get("ok") else None
+
+
+def _pidfile_pid() -> int | None:
+    try:
+        return int(protocol.pid_path(paths.runtime_dir()).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_our_daemon(pid: int) -> bool:
+    import psutil  # type: ignore[import-untyped]
+
+    try:
+        cmd = psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return False
+    return "daemon" in cmd and "run" in cmd and any("orenv" in c for c in cmd)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from .. import log
+    from ..daemon.server import Daemon, DaemonBusyError
+
+    log.configure(to_file=not args.foreground_log)
+    try:
+        return Daemon(linger=args.linger).run()
+    except DaemonBusyError as exc:
+        if not args.quiet:
+            print(f"orenv: {exc.message}", file=sys.stderr)
+        return 0
+
+
+def run_start(args: argparse.Namespace) -> int:
+    found = ping()
+    if found:
+        if not args.quiet:
+            print(f"orenv daemon running (pid {found['pid']})")
+        return 0
+    paths.ensure_private_dir(paths.runtime_dir())
+    cmd = [sys.executable, "-m", "orenv", "daemon", "run", "--quiet"]
+    if args.linger is not None:
+        cmd += ["--linger", str(args.linger)]
+    with open(os.devnull, "r+b") as null:
+        subprocess.Popen(cmd, stdin=null, stdout=null, stderr=null, cwd="/",
+                         start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + args.wait
+    while time.monotonic() < deadline:
+        found = ping(0.5)
+        if found:
+            if not args.quiet:
+                print(f"orenv daemon started (pid {found['pid']})")
+            return 0
+        time.sleep(0.02)
+    if args.wait > 0:
+        raise OrenvError("the daemon did not come up; see `orenv daemon run` for the error")
+    return 0
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    pid = None
+    with contextlib.suppress(OSError, ValueError):
+        answer = request(_sock(), {"op": "stop"}, timeout=1.0)
+        pid = int(answer.get("pid") or 0) or None
+    pid = pid or _pidfile_pid()
+    if pid is None or not _is_our_daemon(pid):
+        if not args.quiet:
+            print("orenv daemon not running")
+        return 0
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        try:
+            proc.wait(timeout=2)
+        except psutil.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=2)
+            except psutil.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=2)
+                # It could not clean up: remove what it left.
+                for p in (protocol.socket_path(paths.runtime_dir()),
+                          protocol.pid_path(paths.runtime_dir())):
+                    with contextlib.suppress(OSError):
+                        p.unlink()
+    except psutil.NoSuchProcess:
+        pass
+    if not args.quiet:
+        print(f"orenv daemon stopped (pid {pid})")
+    return 0
+
+
+def _fmt_uptime(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else (
+        f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{seconds:.1f}s")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        st = request(_sock(), {"op": "status"}, timeout=1.0)
+    except (OSError, ValueError):
+        st = {}
+    if not st.get("ok"):
+        if args.json:
+            print_json({"running": False, "socket": _sock()})
+        else:
+            print("orenv daemon: not running (the hook starts it on the next cd)")
+        return int(ExitCode.DAEMON)
+    st.pop("ok", None)
+    if args.json:
+        print_json({"running": True, **st})
+        return 0
+    print(f"orenv daemon: running (pid {st['pid']}, version {st['version']})")
+    print(f"uptime:    {_fmt_uptime(float(st['uptime_s']))}")
+    print(f"memory:    {st['rss_bytes'] / 1048576:.1f} MiB RSS, {st['threads']} threads, "
+          f"cpu {st['cpu_s']} s")
+    print(f"shells:    {len(st['shells'])}")
+    for s in st["shells"]:
+        print(f"  {s['pid']:>7}  {s['shell']:<4}  {s['cwd']}")
+    print(f"cache:     {st['cached_dirs']} dirs, {st['watched_dirs']} watches, "
+          f"{st['hits']} hits, {st['misses']} misses, {st['reloads']} live reloads")
+    print(f"socket:    {st['socket']}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("daemon", help="the background daemon (fast cd, live reload)")
+    ds = p.add_subparsers(dest="daemon_command", metavar="ACTION")
+    s = ds.add_parser("start", help="start it in the background (no-op if running)")
+    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--wait", type=float, default=3.0, help="seconds to wait for it (0: none)")
+    s.add_argument("--linger", type=float, default=None,
+                   help="seconds to stay up with no live shell")
+    s.set_defaults(func=run_start)
+    st = ds.add_parser("stop", help="stop it")
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(func=run_stop)
+    ss = ds.add_parser("status", help="pid, uptime, shells, memory")
+    ss.add_argument("--json", action="store_true")
+    ss.set_defaults(func=run_status)
+    r = ds.add_parser("run", help="run in the foreground (what `start` launches)")
+    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--linger", type=float, default=None)
+    r.add_argument("--foreground-log", action="store_true", help="log to stderr, not the file")
+    r.set_defaults(func=run_run)
+
+    def no_action(_: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return int(ExitCode.USAGE)
+
+    p.set_defaults(func=no_action)

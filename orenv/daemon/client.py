@@ -1,0 +1,94 @@
+"""Tiny daemon client: standard library only, so it runs under ``python -I -S``.
+
+Used three ways:
+
+* bash and fish run it on a cd or change (one process, about 20 ms):
+  ``python3 -I -S client.py SHELL SESSION WHY SOCKET CWD`` prints the exact
+  shell code ``orenv export`` would print and exits 0, or prints nothing and
+  exits 1 (daemon down, slow, refusing or cut off): the hook then falls back to
+  ``orenv export``. The daemon copies this file into the runtime directory, so
+  the hook finds it without asking Python where orenv is installed.
+* ``orenv daemon`` imports ``request()`` for ping/status/stop.
+
+A half answer is never printed: the code counts only when the end line with
+this request's nonce arrived and the daemon then closed the connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ENV_PASSED", "export", "main", "request"]
+
+END = "__orenv_end"
+ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "ORENV_QUIET")
+DEADLINE = float(os.environ.get("ORENV_DAEMON_DEADLINE", "0.45"))
+
+
+def _exchange(sock_path: str, payload: bytes, timeout: float) -> bytes:
+    """Send *payload*, read until the daemon closes; raise on any trouble or deadline."""
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(payload)
+        chunks: list[bytes] = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("daemon too slow")
+            s.settimeout(left)
+            data = s.recv(65536)
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
+
+
+def request(sock_path: str, obj: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
+    """One JSON request, one JSON answer (raises OSError/ValueError on trouble)."""
+    raw = _exchange(sock_path, (json.dumps(obj) + "\n").encode(), timeout)
+    if not raw.endswith(b"\n"):
+        raise ValueError("incomplete answer")
+    answer = json.loads(raw)
+    if not isinstance(answer, dict):
+        raise ValueError("bad answer")
+    return answer
+
+
+def export(shell: str, session: str, why: str, sock_path: str, cwd: str,
+           env: Mapping[str, str] | None = None, timeout: float = DEADLINE) -> str | None:
+    """The shell code for *cwd*, or None if the daemon did not answer in full."""
+    source: Mapping[str, str] = os.environ if env is None else env
+    nonce = os.urandom(8).hex()
+    req = {"op": "export", "shell": shell, "session": session, "why": why, "cwd": cwd,
+           "env": {k: source[k] for k in ENV_PASSED if k in source}, "end": nonce}
+    try:
+        raw = _exchange(sock_path, (json.dumps(req) + "\n").encode(), timeout)
+    except (OSError, ValueError):
+        return None
+    tail = f"{END} {nonce}\n".encode()
+    if not raw.endswith(tail) or not (len(raw) == len(tail) or raw[:-len(tail)].endswith(b"\n")):
+        return None
+    return raw[: -len(tail)].decode("utf-8", "surrogateescape")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 5:
+        return 2
+    shell, session, why, sock_path, cwd = argv
+    code = export(shell, session, why, sock_path, cwd)
+    if code is None:
+        return 1
+    sys.stdout.write(code)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,577 @@
+"""The daemon: answers export requests from memory, reloads shells live.
+
+One per user (an ``flock`` on ``daemon.lock`` in the 0700 runtime directory
+decides; a socket left by a killed daemon is replaced). Peers are checked with
+``SO_PEERCRED``: another uid gets nothing. A connection carries one JSON
+request line and gets one answer (``protocol``).
+
+Cache: an ``Entry`` per (directory, merged variables) holds the computed
+``Activation`` and the newest mtime of the files it depends on; keys read from
+the keyring are cached by name. A watchdog event that can change an answer
+(a ``.orenv.toml`` above a known directory, the trust store, config, the
+global stamp ``orenv`` touches on allow/deny/key set) bumps a generation,
+which invalidates the entries; a refresh pass then recomputes each live
+shell's answer and touches ``sessions/PID.stamp`` when it differs, which that
+shell's hook sees at its next prompt with a builtin ``-nt`` test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+
+from .. import __version__, paths, shells
+from .._fsutil import atomic_write
+from ..activation import Activation, compute
+from ..commands.export import render
+from ..config import Config, load_config
+from ..errors import OrenvError
+from ..log import get_logger
+from . import protocol
+from .watcher import Watcher, ancestors
+
+__all__ = ["Daemon", "DaemonBusyError"]
+
+KEYRING_TIMEOUT = float(os.environ.get("ORENV_DAEMON_KEYRING_TIMEOUT", "0.4"))
+DEFAULT_LINGER = 10.0
+MAX_ENTRIES = 256
+DEBOUNCE = 0.03
+TICK = 1.0
+_SESSION_OK = frozenset("0123456789")
+
+
+class DaemonBusyError(OrenvError):
+    """Another daemon already holds the lock."""
+
+
+@dataclasses.dataclass
+class Entry:
+    act: Activation
+    newest: int
+    gen: int
+    complete: bool = True  # False: a key could not be read (not cached)
+
+
+@dataclasses.dataclass
+class Session:
+    pid: int
+    created: float
+    shell: str
+    cwd: str
+    env: dict[str, str]
+    sig: tuple[Any, ...] = ()
+    ref_mtime: int | None = None
+    stamp_mtime: int = 0
+
+
+def _signature(act: Activation) -> tuple[Any, ...]:
+    return (tuple(sorted(act.env.items())), act.message, act.state)
+
+
+def _newest(files: tuple[str, ...]) -> int:
+    newest = 0
+    for f in files:
+        with contextlib.suppress(OSError):
+            newest = max(newest, os.stat(f).st_mtime_ns)
+    return newest
+
+
+def _proc_created(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):
+        return None
+
+
+class Daemon:
+    def __init__(self, linger: float | None = None) -> None:
+        self.linger = linger if linger is not None else float(
+            os.environ.get("ORENV_DAEMON_LINGER", DEFAULT_LINGER))
+        self.runtime = paths.ensure_private_dir(paths.runtime_dir())
+        self.sessions_dir = paths.ensure_private_dir(paths.session_dir())
+        self.sock_path = protocol.socket_path(self.runtime)
+        self.pid_path = protocol.pid_path(self.runtime)
+        self.stamp = paths.stamp_file()
+        self.started = time.time()
+        self.lock = threading.Lock()
+        self.gen = 0
+        self.key_gen = 0
+        self.cache: OrderedDict[tuple[str, str | None, str | None], Entry] = OrderedDict()
+        self.keys: dict[str, str] = {}
+        self.config: tuple[int, Config | None] = (-1, None)
+        self.sessions: dict[int, Session] = {}
+        self.dirty = threading.Event()
+        self.stopping = threading.Event()
+        self.last_active = time.monotonic()
+        self.stats = {"requests": 0, "hits": 0, "misses": 0, "reloads": 0, "refused": 0}
+        self.log = get_logger(component="daemon", pid=os.getpid())
+        self.watcher = Watcher(self._on_event)
+        self.lock_fd = -1
+        self.server: socket.socket | None = None
+        self.sock_ino = 0
+        self.keys_file = paths.data_dir() / "keys.json"
+        self.stamp_seen = self._mtime(self.stamp)
+        self.keys_seen = self._mtime(self.keys_file)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def acquire(self) -> None:
+        fd = os.open(protocol.lock_path(self.runtime), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                     0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise DaemonBusyError("the orenv daemon is already running") from None
+        self.lock_fd = fd
+
+    def bind(self) -> None:
+        """Bind the socket (replacing a stale one: we hold the lock) and write the pid file."""
+        with contextlib.suppress(FileNotFoundError):
+            self.sock_path.unlink()
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            srv.bind(str(self.sock_path))
+        finally:
+            os.umask(old)
+        os.chmod(self.sock_path, 0o600)
+        srv.listen(256)
+        old_srv, self.server = self.server, srv
+        if old_srv is not None:
+            # Wakes the accept loop, which then takes the new socket.
+            with contextlib.suppress(OSError):
+                old_srv.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                old_srv.close()
+        self.sock_ino = os.stat(self.sock_path).st_ino
+        atomic_write(self.pid_path, f"{os.getpid()}\n".encode(), mode=0o600)
+
+    def install_client(self) -> None:
+        src = Path(__file__).with_name("client.py")
+        with contextlib.suppress(OSError):
+            atomic_write(self.runtime / "client.py", src.read_bytes(), mode=0o600)
+
+    def prewarm(self) -> None:
+        """Load the keyring backend and the indexed keys before taking requests.
+
+        The first keyring use is slow (imports, D-Bus); until the socket exists
+        shells use ``orenv export``, so nobody waits for this.
+        """
+        from .. import secrets
+
+        try:
+            secrets.check_backend(timeout=3.0)
+        except OrenvError as exc:
+            self.log.warning("keyring_unavailable", error=exc.message)
+            return
+        self.prefetch_keys()
+
+    def prefetch_keys(self) -> None:
+        """Read every indexed key into the cache (in the background: no one waits)."""
+        from .. import secrets
+
+        with self.lock:
+            key_gen = self.key_gen
+        deadline = time.monotonic() + 5.0
+        got = {}
+        for name in sorted(secrets._read_index())[:32]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                got[name] = secrets.get_key(name, timeout=min(left, 2.0))
+            except OrenvError:
+                continue
+        with self.lock:
+            if self.key_gen == key_gen:
+                self.keys.update(got)
+        self.log.info("keys_prefetched", keys=len(got))
+
+    def run(self) -> int:
+        self.acquire()
+        # Shells fall back to `orenv export` until the socket exists.
+        self.prewarm()
+        self.bind()
+        self.install_client()
+        self.watcher.start()
+        signal.signal(signal.SIGTERM, lambda *_: self.stop("sigterm"))
+        signal.signal(signal.SIGINT, lambda *_: self.stop("sigint"))
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        for target, name in ((self._housekeeping, "orenv-tick"),
+                             (self._refresher, "orenv-refresh")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        self.log.info("daemon_started", socket=str(self.sock_path), version=__version__,
+                      linger=self.linger)
+        try:
+            self._accept_loop()
+        finally:
+            self._cleanup()
+        return 0
+
+    def stop(self, why: str) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        self.dirty.set()
+        self.log.info("daemon_stopping", reason=why)
+        srv = self.server
+        if srv is not None:
+            with contextlib.suppress(OSError):
+                srv.shutdown(socket.SHUT_RDWR)
+
+    def _cleanup(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.server is not None:
+                self.server.close()
+        with contextlib.suppress(OSError):
+            if os.stat(self.sock_path).st_ino == self.sock_ino:
+                self.sock_path.unlink()
+        with contextlib.suppress(OSError, ValueError):
+            if int(self.pid_path.read_text().strip()) == os.getpid():
+                self.pid_path.unlink()
+        # Shells watching a stamp that is gone re-check once, then use the
+        # daemon-less watch list.
+        for pid in list(self.sessions):
+            with contextlib.suppress(OSError):
+                (self.sessions_dir / f"{pid}.stamp").unlink()
+        self.watcher.stop()
+        self.log.info("daemon_stopped", uptime_s=round(time.time() - self.started, 1))
+        if self.lock_fd >= 0:
+            os.close(self.lock_fd)
+
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            srv = self.server
+            assert srv is not None
+            try:
+                conn, _ = srv.accept()
+            except OSError as exc:
+                if self.stopping.is_set():
+                    return
+                if exc.errno in (errno.EINVAL, errno.EBADF):
+                    time.sleep(0.05)  # rebinding (socket file was deleted)
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    # ------------------------------------------------------------- requests
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                        struct.calcsize("3i"))
+                pid, uid, _gid = struct.unpack("3i", creds)
+            except OSError:
+                return
+            if uid != os.getuid():
+                self.stats["refused"] += 1
+                self.log.warning("peer_refused", peer_uid=uid, peer_pid=pid)
+                return
+            conn.settimeout(2.0)
+            try:
+                line = self._read_line(conn)
+                req = protocol.decode(line)
+                answer = self.handle(req)
+                conn.sendall(answer)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                self.log.info("request_failed", error=type(exc).__name__)
+
+    @staticmethod
+    def _read_line(conn: socket.socket) -> bytes:
+        buf = b""
+        while b"\n" not in buf:
+            data = conn.recv(65536)
+            if not data:
+                raise ValueError("connection closed before a full request")
+            buf += data
+            if len(buf) > protocol.MAX_REQUEST:
+                raise ValueError("request too large")
+        return buf.split(b"\n", 1)[0]
+
+    def handle(self, req: Mapping[str, Any]) -> bytes:
+        op = req.get("op")
+        self.stats["requests"] += 1
+        self.last_active = time.monotonic()
+        if op == "export":
+            nonce = req.get("end")
+            try:
+                code = self.export(req)
+            except (OrenvError, ValueError, KeyError, TypeError) as exc:
+                if nonce is not None:
+                    return b""  # no end line: the hook falls back
+                return protocol.encode({"ok": False, "error": str(exc)})
+            if nonce is not None and protocol.valid_nonce(nonce):
+                return (code + protocol.end_line(str(nonce))).encode("utf-8", "surrogateescape")
+            return protocol.encode({"ok": True, "code": code})
+        if op == "ping":
+            return protocol.encode({"ok": True, "pid": os.getpid(), "version": __version__})
+        if op == "status":
+            return protocol.encode({"ok": True, **self.status()})
+        if op == "invalidate":
+            self.invalidate("request", keys=True)
+            return protocol.encode({"ok": True})
+        if op == "stop":
+            threading.Timer(0.05, self.stop, args=("request",)).start()
+            return protocol.encode({"ok": True, "pid": os.getpid()})
+        return protocol.encode({"ok": False, "error": f"unknown op {op!r}"})
+
+    def export(self, req: Mapping[str, Any]) -> str:
+        shell = shells.get(str(req["shell"]))
+        cwd = req["cwd"]
+        if not isinstance(cwd, str) or not os.path.isabs(cwd) or "\0" in cwd:
+            raise ValueError("cwd must be an absolute path")
+        raw_env = req.get("env") or {}
+        env = {k: v for k, v in raw_env.items()
+               if k in protocol.ENV_PASSED and isinstance(v, str)}
+        why = req.get("why", "cd")
+        fresh = why == "change"
+        if fresh:
+            # The shell saw a newer file: do not trust the cache for what the
+            # watcher may not have delivered yet.
+            stamp, keys = self._mtime(self.stamp), self._mtime(self.keys_file)
+            if keys != self.keys_seen:
+                self.keys_seen = keys
+                self.invalidate("keys_changed", keys=True)
+            elif stamp != self.stamp_seen:
+                self.stamp_seen = stamp
+                self.invalidate("stamp")
+        entry = self.entry(os.path.normpath(cwd), env, fresh=fresh)
+        quiet = bool(env.get("ORENV_QUIET"))
+        if not quiet:
+            cfg = self._config()
+            quiet = bool(cfg and cfg.quiet)
+        act = entry.act
+        session = str(req.get("session") or "")
+        ref = ""
+        if session and set(session) <= _SESSION_OK and len(session) <= 10:
+            ref, sstamp = self._session_files(int(session), shell.name, cwd, env, entry, fresh)
+            act = dataclasses.replace(act, watch=(*act.watch, sstamp))
+        return render(shell, act, None, quiet, ref=ref)
+
+    # ---------------------------------------------------------------- cache
+
+    @staticmethod
+    def _mtime(path: Path) -> int:
+        try:
+            return os.stat(path).st_mtime_ns
+        except OSError:
+            return 0
+
+    def _config(self) -> Config | None:
+        gen, cfg = self.config
+        if gen == self.gen:
+            return cfg
+        try:
+            cfg = load_config()
+        except OrenvError:
+            cfg = None  # compute() reloads it and reports the error
+        self.config = (self.gen, cfg)
+        return cfg
+
+    def entry(self, cwd: str, env: dict[str, str], *, fresh: bool = False,
+              key_timeout: float = KEYRING_TIMEOUT) -> Entry:
+        key = (cwd, env.get("CLAUDE_CODE_EXTRA_BODY"), env.get("ANTHROPIC_CUSTOM_HEADERS"))
+        with self.lock:
+            gen = self.gen
+            hit = self.cache.get(key)
+            if hit is not None and hit.gen == gen and not fresh:
+                self.cache.move_to_end(key)
+                self.stats["hits"] += 1
+                return hit
+        self.stats["misses"] += 1
+        # Watch first, so an event during the computation is not lost.
+        self.watcher.ensure(ancestors(cwd))
+        failed: list[str] = []
+        key_gen = self.key_gen
+
+        def read_key(name: str) -> str:
+            with self.lock:
+                value = self.keys.get(name)
+            if value is not None:
+                return value
+            from .. import secrets
+
+            try:
+                value = secrets.get_key(name, timeout=key_timeout)
+            except BaseException:
+                failed.append(name)
+                raise
+            with self.lock:
+                if self.key_gen == key_gen:
+                    self.keys[name] = value
+            return value
+
+        base = {k: v for k, v in env.items() if k != "ORENV_QUIET"}
+        act = compute(cwd, base, read_key=read_key,
+                      config=None if fresh else self._config())
+        new = Entry(act=act, newest=_newest(act.watch), gen=gen, complete=not failed)
+        self.watcher.ensure(os.path.dirname(f) for f in act.watch)
+        with self.lock:
+            if not failed and self.gen == gen:
+                self.cache[key] = new
+                self.cache.move_to_end(key)
+                while len(self.cache) > MAX_ENTRIES:
+                    self.cache.popitem(last=False)
+        self.log.info("computed", cwd=cwd, state=act.state, fresh=fresh)
+        return new
+
+    def invalidate(self, why: str, *, keys: bool = False, path: str = "") -> None:
+        with self.lock:
+            self.gen += 1
+            if keys:
+                self.keys.clear()
+                self.key_gen += 1
+        self.log.info("invalidated", reason=why, path=path, keys=keys)
+        self.dirty.set()
+
+    def _on_event(self, path: str, kind: str) -> None:
+        if kind == "keys":
+            self.keys_seen = self._mtime(self.keys_file)
+        elif path == str(self.stamp):
+            self.stamp_seen = self._mtime(self.stamp)
+        self.invalidate("file_event", keys=kind == "keys", path=path)
+
+    # ------------------------------------------------------------- sessions
+
+    def _session_files(self, pid: int, shell: str, cwd: str, env: dict[str, str],
+                       entry: Entry, fresh: bool) -> tuple[str, str]:
+        ref = self.sessions_dir / str(pid)
+        stamp = self.sessions_dir / f"{pid}.stamp"
+        with self.lock:
+            sess = self.sessions.get(pid)
+        if sess is None:
+            created = _proc_created(pid)
+            sess = Session(pid=pid, created=created or 0.0, shell=shell, cwd=cwd, env=env)
+            try:
+                sess.stamp_mtime = os.stat(stamp).st_mtime_ns
+            except FileNotFoundError:
+                stamp.touch(mode=0o600)
+                os.utime(stamp, ns=(0, 0))
+            with self.lock:
+                self.sessions[pid] = sess
+        sess.cwd, sess.env, sess.shell = cwd, env, shell
+        sess.sig = _signature(entry.act)
+        newest = max(entry.newest, sess.stamp_mtime)
+        if fresh or sess.ref_mtime != newest:
+            ref.touch(mode=0o600)
+            os.utime(ref, ns=(newest, newest))
+            sess.ref_mtime = newest
+        return str(ref), str(stamp)
+
+    def _alive(self, sess: Session) -> bool:
+        created = _proc_created(sess.pid)
+        return created is not None and (not sess.created or abs(created - sess.created) < 1)
+
+    def _refresher(self) -> None:
+        while not self.stopping.is_set():
+            self.dirty.wait()
+            if self.stopping.is_set():
+                return
+            time.sleep(DEBOUNCE)
+            self.dirty.clear()
+            with self.lock:
+                sessions = list(self.sessions.values())
+                keys_gone = not self.keys
+            if keys_gone and sessions:
+                self.prefetch_keys()
+            for sess in sessions:
+                try:
+                    entry = self.entry(sess.cwd, sess.env, key_timeout=2.0)
+                except Exception as exc:  # keep serving the other shells
+                    self.log.warning("refresh_failed", error=type(exc).__name__)
+                    continue
+                if not entry.complete:
+                    continue  # keyring trouble: the shell finds out on its own
+                if _signature(entry.act) != sess.sig:
+                    now = time.time_ns()
+                    try:
+                        stamp = self.sessions_dir / f"{sess.pid}.stamp"
+                        stamp.touch(mode=0o600)
+                        os.utime(stamp, ns=(now, now))
+                    except OSError:
+                        continue
+                    sess.stamp_mtime = now
+                    sess.sig = _signature(entry.act)
+                    self.stats["reloads"] += 1
+                    self.log.info("session_reload", session=sess.pid, state=entry.act.state)
+
+    def _housekeeping(self) -> None:
+        idle_since: float | None = None
+        while not self.stopping.wait(TICK):
+            self._check_socket()
+            with self.lock:
+                sessions = list(self.sessions.values())
+            for sess in sessions:
+                if not self._alive(sess):
+                    with self.lock:
+                        self.sessions.pop(sess.pid, None)
+                    for name in (str(sess.pid), f"{sess.pid}.stamp"):
+                        with contextlib.suppress(OSError):
+                            (self.sessions_dir / name).unlink()
+                    self.log.info("session_gone", session=sess.pid)
+            if self.watcher.too_many():
+                with self.lock:
+                    self.cache.clear()
+                    self.gen += 1
+                    keep = {d for s in self.sessions.values() for d in ancestors(s.cwd)}
+                self.watcher.drop_dirs(keep)
+            now = time.monotonic()
+            if self.sessions or now - self.last_active < self.linger:
+                idle_since = None
+                continue
+            idle_since = idle_since or now
+            if now - idle_since >= 0:
+                self.stop("idle")
+                return
+
+    def _check_socket(self) -> None:
+        try:
+            if os.stat(self.sock_path).st_ino == self.sock_ino:
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return
+        self.log.warning("socket_replaced", socket=str(self.sock_path))
+        try:
+            self.bind()
+        except OSError as exc:
+            self.log.error("rebind_failed", error=str(exc))
+            self.stop("socket_lost")
+
+    # --------------------------------------------------------------- status
+
+    def status(self) -> dict[str, Any]:
+        proc = psutil.Process()
+        with self.lock:
+            shells_alive = [{"pid": s.pid, "shell": s.shell, "cwd": s.cwd}
+                            for s in self.sessions.values()]
+            cached = len(self.cache)
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "uptime_s": round(time.time() - self.started, 1),
+            "shells": shells_alive,
+            "rss_bytes": proc.memory_info().rss,
+            "cpu_s": round(sum(proc.cpu_times()[:2]), 3),
+            "threads": proc.num_threads(),
+            "cached_dirs": cached,
+            "watched_dirs": self.watcher.watched(),
+            "socket": str(self.sock_path),
+            **self.stats,
+        }

@@ -1,0 +1,143 @@
+"""File events for the daemon, from watchdog.
+
+The daemon watches, non-recursively, every directory a cached activation
+depends on (each ancestor of a known working directory: a ``.orenv.toml``
+created or deleted there changes the answer), plus the trust store
+(recursive), the runtime directory (the global stamp) and the config
+directory. Only events that can change an answer reach the callback.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from watchdog.events import (
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+from .. import paths
+
+__all__ = ["Watcher", "ancestors"]
+
+# Only changes: opens, reads and closes without writing (very frequent in
+# directories such as /tmp or $HOME) never reach the daemon.
+_EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent,
+                                        FileMovedEvent, FileClosedEvent]
+Callback = Callable[[str, str], None]  # (path, kind): policy | global | keys
+
+
+def ancestors(directory: str) -> list[str]:
+    """*directory* and every directory above it, nearest first."""
+    out = []
+    d = os.path.abspath(directory)
+    while True:
+        out.append(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            return out
+        d = parent
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, owner: Watcher) -> None:
+        self.owner = owner
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        for p in (event.src_path, getattr(event, "dest_path", "")):
+            if p:
+                self.owner.classify(os.fsdecode(p))
+
+
+class Watcher:
+    """Directory watches on one watchdog observer; ``ensure()`` adds, ``trim()`` drops."""
+
+    MAX_DIRS = 400
+
+    def __init__(self, callback: Callback) -> None:
+        self.callback = callback
+        self.observer: Any = Observer(timeout=3)
+        self.handler = _Handler(self)
+        self.lock = threading.Lock()
+        self.watches: dict[str, Any] = {}
+        self.stamp = str(paths.stamp_file())
+        self.trust = str(paths.trust_dir())
+        self.config = str(paths.config_file())
+        self.keys = str(paths.data_dir() / "keys.json")
+
+    def start(self) -> None:
+        for d in (paths.trust_dir() / "allow", paths.trust_dir() / "deny", paths.config_dir(),
+                  paths.data_dir()):
+            try:
+                paths.ensure_private_dir(d)
+            except OSError:
+                pass
+        self.observer.daemon = True
+        self.observer.start()
+        self._schedule(str(paths.runtime_dir()), recursive=False)
+        self._schedule(self.trust, recursive=True)
+        self._schedule(str(paths.config_dir()), recursive=False)
+        self._schedule(str(paths.data_dir()), recursive=False)
+
+    def stop(self) -> None:
+        try:
+            self.observer.stop()
+            self.observer.join(timeout=1)
+        except RuntimeError:
+            pass
+
+    def classify(self, path: str) -> None:
+        if path == self.keys:
+            self.callback(path, "keys")
+        elif path == self.stamp or path == self.config or path.startswith(self.trust + os.sep):
+            self.callback(path, "global")
+        elif os.path.basename(path) == paths.POLICY_NAME:
+            self.callback(path, "policy")
+
+    def _schedule(self, directory: str, *, recursive: bool) -> None:
+        key = directory + ("/**" if recursive else "")
+        if key in self.watches:
+            return
+        try:
+            self.watches[key] = self.observer.schedule(self.handler, directory,
+                                                       recursive=recursive,
+                                                       event_filter=_EVENTS)
+        except (OSError, FileNotFoundError):
+            pass
+
+    def ensure(self, directories: Iterable[str]) -> None:
+        """Watch each of *directories* (non-recursively) from now on."""
+        with self.lock:
+            for d in directories:
+                if d not in self.watches and os.path.isdir(d):
+                    self._schedule(d, recursive=False)
+
+    def watched(self) -> int:
+        return len(self.watches)
+
+    def too_many(self) -> bool:
+        return len(self.watches) > self.MAX_DIRS
+
+    def drop_dirs(self, keep: Iterable[str]) -> None:
+        """Unwatch plain directories not in *keep* (the global watches stay)."""
+        keep_set = set(keep) | {str(paths.runtime_dir()), str(paths.config_dir()),
+                                str(paths.data_dir())}
+        with self.lock:
+            for key in list(self.watches):
+                if key.endswith("/**") or key in keep_set:
+                    continue
+                try:
+                    self.observer.unschedule(self.watches.pop(key))
+                except (KeyError, OSError):
+                    pass

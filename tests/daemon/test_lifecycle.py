@@ -1,0 +1,146 @@
+"""Daemon lifecycle: start/stop/status, idle exit, stale sockets, peer uid."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .conftest import DaemonCtl, daemon_procs
+
+
+def test_start_status_stop_leaves_nothing(dctl: DaemonCtl) -> None:
+    pid = dctl.start()
+    assert dctl.sock.is_socket()
+    assert (dctl.sock.stat().st_mode & 0o777) == 0o600
+    assert (dctl.rt.stat().st_mode & 0o777) == 0o700
+    st = dctl.status()
+    assert st["running"] and st["pid"] == pid
+    assert st["rss_bytes"] > 0 and st["uptime_s"] >= 0 and st["shells"] == []
+    text = dctl.orenv("daemon", "status").stdout
+    assert f"pid {pid}" in text and "uptime:" in text and "MiB RSS" in text and "shells:" in text
+    # A second start is a no-op: one daemon per user.
+    assert dctl.start() == pid
+    assert [p.pid for p in daemon_procs(dctl.home.runtime)] == [pid]
+    dctl.orenv("daemon", "stop")
+    assert not dctl.sock.exists() and not dctl.pidfile.exists()
+    assert daemon_procs(dctl.home.runtime) == []
+    assert dctl.orenv("daemon", "status", check=False).returncode != 0
+
+
+def test_run_refuses_a_second_instance(dctl: DaemonCtl) -> None:
+    pid = dctl.start()
+    second = dctl.orenv("daemon", "run", check=False, timeout=20)
+    assert second.returncode == 0 and "already running" in second.stderr
+    assert dctl.pid() == pid and dctl.status()["running"]
+
+
+def test_exits_alone_when_no_shell_is_left(dctl: DaemonCtl) -> None:
+    dctl.home.env["ORENV_DAEMON_LINGER"] = "0.5"
+    pid = dctl.start()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(p.pid == pid for p in daemon_procs(
+            dctl.home.runtime)):
+        time.sleep(0.1)
+    assert not any(p.pid == pid for p in daemon_procs(dctl.home.runtime))
+    assert not dctl.sock.exists() and not dctl.pidfile.exists()
+    log = (dctl.home.state / "orenv" / "daemon.log").read_text()
+    assert '"reason": "idle"' in log
+
+
+def test_stale_socket_of_killed_daemon_is_replaced(dctl: DaemonCtl) -> None:
+    pid = dctl.start()
+    os.kill(pid, signal.SIGKILL)
+    dctl.wait_for(lambda: not daemon_procs(dctl.home.runtime), 5, "daemon dead")
+    assert dctl.sock.exists()  # left behind by the kill
+    assert not dctl.status()["running"]
+    new = dctl.start()
+    assert new != pid and dctl.status()["pid"] == new
+
+
+def test_deleted_socket_is_recreated(dctl: DaemonCtl) -> None:
+    pid = dctl.start()
+    dctl.sock.unlink()
+    dctl.wait_for(lambda: dctl.sock.exists(), 5, "socket recreated")
+    assert dctl.status()["pid"] == pid
+
+
+def test_stop_kills_a_hung_daemon(dctl: DaemonCtl) -> None:
+    pid = dctl.start()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        start = time.monotonic()
+        dctl.orenv("daemon", "stop", timeout=20)
+        assert time.monotonic() - start < 15
+        assert not daemon_procs(dctl.home.runtime)
+        assert not dctl.sock.exists()
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def test_other_uid_gets_nothing(dctl: DaemonCtl) -> None:
+    """A peer with another uid is refused even when it can reach the socket."""
+    if os.getuid() != 0:
+        import pytest
+
+        pytest.skip("needs root to act as another uid")
+    dctl.start()
+    nobody = 65534
+    probe = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_UNIX)\n"
+        "s.settimeout(3)\n"
+        "try:\n"
+        "    s.connect(sys.argv[1])\n"
+        "except OSError as e:\n"
+        "    print('connect-failed', e.errno); sys.exit(0)\n"
+        "s.sendall(b'{\"op\": \"status\"}\\n')\n"
+        "data=b''\n"
+        "while True:\n"
+        "    try:\n"
+        "        c=s.recv(4096)\n"
+        "    except OSError:\n"
+        "        break\n"
+        "    if not c: break\n"
+        "    data+=c\n"
+        "print('got', len(data))\n"
+    )
+    as_nobody = ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups",
+                 "/usr/bin/python3", "-I", "-S", "-c", probe]
+    # 1. Through the real path: the 0700 directory keeps it out.
+    out = subprocess.run([*as_nobody, str(dctl.sock)], capture_output=True, text=True,
+                         timeout=20)
+    assert out.stdout.startswith("connect-failed"), out
+    # 2. Past the directory (a hard link in an open directory, socket made 0666
+    #    for the test): SO_PEERCRED still refuses, and nothing is answered.
+    open_dir = Path(tempfile.mkdtemp(prefix="orenv-peer-"))
+    try:
+        open_dir.chmod(0o755)
+        link = open_dir / "s"
+        os.link(dctl.sock, link)
+        os.chmod(dctl.sock, 0o666)  # noqa: S103 - on purpose: SO_PEERCRED must still refuse
+        out = subprocess.run([*as_nobody, str(link)], capture_output=True, text=True,
+                             timeout=20)
+        assert out.stdout.strip() == "got 0", out
+    finally:
+        with_perm = dctl.sock
+        if with_perm.exists():
+            os.chmod(with_perm, 0o600)
+        shutil.rmtree(open_dir, ignore_errors=True)
+    log = (dctl.home.state / "orenv" / "daemon.log").read_text()
+    assert '"event": "peer_refused"' in log and f'"peer_uid": {nobody}' in log
+    # The owner still gets answers.
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(dctl.sock))
+    s.sendall(b'{"op": "ping"}\n')
+    assert json.loads(s.makefile().readline())["ok"] is True
+    s.close()
