@@ -120,7 +120,8 @@ __orenv_reload() {
       "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
     eval "$__orenv_out"
   else
-    __orenv_out=$("$__orenv_bin" export bash --session "$$")
+    # What is left of the prompt's 1 s after a failed daemon attempt.
+    __orenv_out=$("$__orenv_bin" export bash --session "$$" --deadline 0.4)
     eval "$__orenv_out"
     __orenv_spawn
   fi

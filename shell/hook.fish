@@ -118,7 +118,8 @@ function __orenv_reload
         set out ($__orenv_py -I -S $__orenv_rt/client.py fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD | string collect)
     end
     if test -z "$out"
-        set out ($__orenv_bin export fish --session $fish_pid | string collect)
+        # What is left of the prompt's 1 s after a failed daemon attempt.
+        set out ($__orenv_bin export fish --session $fish_pid --deadline 0.4 | string collect)
         __orenv_spawn
     end
     test -n "$out"; and printf '%s\n' $out | source

@@ -155,7 +155,8 @@ __orenv_reload() {
   if __orenv_ask; then
     eval "$__orenv_out"
   else
-    out=$("$__orenv_bin" export zsh --session "$$")
+    # What is left of the prompt's 1 s after a failed daemon attempt.
+    out=$("$__orenv_bin" export zsh --session "$$" --deadline 0.4)
     eval "$out"
     __orenv_spawn
   fi

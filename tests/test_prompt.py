@@ -14,7 +14,8 @@ from harness import KINDS, Shell
 from test_provision import SLOW_KEYRING_OK, ok, run
 
 KEY = "sk-or-v1-" + "9" * 64
-# A cloned repo names its (blocked) profile: the prompt must show it literally.
+# A profile name reaches prompts literally (once allowed; a blocked policy only
+# ever shows its directory name, so a cloned repo cannot write into prompts).
 HOSTILE = "x%F{red}$(echo pwned)`id`\\u;'\""
 HOSTILE_TOML = "'''" + HOSTILE + "'''"
 
@@ -66,10 +67,10 @@ def test_profile_segment_active_blocked_error(
     out = sh.cd(dirs["blocked"])
     assert "orenv allow" in out  # the one-line notice, once
     env = sh.env()
-    assert env["ORENV_PROFILE"] == "cloned (blocked)" and env["ORENV_STATE"] == "blocked"
+    assert env["ORENV_PROFILE"] == "blocked (blocked)" and env["ORENV_STATE"] == "blocked"
     assert "ANTHROPIC_AUTH_TOKEN" not in env and "ANTHROPIC_BASE_URL" not in env
-    assert sh.run(SEGMENT[kind]) == "[or:cloned (blocked)] |\n"
-    assert sh.run("orenv prompt") == "cloned (blocked)\n"
+    assert sh.run(SEGMENT[kind]) == "[or:blocked (blocked)] |\n"
+    assert sh.run("orenv prompt") == "blocked (blocked)\n"
 
     sh.cd(dirs["broken"])
     env = sh.env()
@@ -77,8 +78,11 @@ def test_profile_segment_active_blocked_error(
     assert "ANTHROPIC_AUTH_TOKEN" not in env
 
     sh.cd(dirs["hostile"])
-    assert sh.var("ORENV_PROFILE") == f"{HOSTILE} (blocked)"
-    assert sh.run(SEGMENT[kind]) == f"[or:{HOSTILE} (blocked)] |\n"
+    assert sh.var("ORENV_PROFILE") == "hostile (blocked)"
+    sh.run("orenv allow >/dev/null")
+    sh.run("true")
+    assert sh.var("ORENV_PROFILE") == HOSTILE
+    assert sh.run(SEGMENT[kind]) == f"[or:{HOSTILE}] |\n"
 
     # Allowing it turns the segment active at the next prompt, without a cd.
     sh.run(f"cd {sh.quote(dirs['blocked'])}")

@@ -12,6 +12,7 @@ import contextlib
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,27 @@ def run(args: argparse.Namespace) -> int:
         quiet = load_config().quiet or bool(os.environ.get("ORENV_QUIET"))
     except OrenvError:
         quiet = False
-    act = compute(cwd(args.dir), os.environ)
+    act = compute(cwd(args.dir), os.environ, read_key=_key_reader(args.deadline))
     sys.stdout.write(render(shell, act, args.session, quiet))
     return 0
+
+
+def _key_reader(deadline: float | None) -> Callable[[str], str]:
+    """Read keys within the hook's remaining time (a prompt waits at most 1 s).
+
+    An explicit ORENV_KEYRING_TIMEOUT (a slow keyring, or a loaded test machine)
+    wins over the hook's deadline.
+    """
+    timeout = None
+    if deadline is not None and "ORENV_KEYRING_TIMEOUT" not in os.environ:
+        timeout = max(0.05, min(deadline, 0.8))
+
+    def read(name: str) -> str:
+        from ..secrets import get_key
+
+        return get_key(name, timeout)
+
+    return read
 
 
 def register(sub: Any) -> None:
@@ -99,4 +118,6 @@ def register(sub: Any) -> None:
     p.add_argument("shell", help="zsh, bash or fish")
     p.add_argument("--session", help="the calling shell's pid (for the idle-prompt check)")
     p.add_argument("--dir", help="directory to compute for (default: current)")
+    p.add_argument("--deadline", type=float, help="seconds the keyring may take "
+                   "(the hook passes what is left of its 1 s)")
     p.set_defaults(func=run)

@@ -16,13 +16,17 @@ this request's nonce arrived and the daemon then closed the connection.
 
 from __future__ import annotations
 
-import json
+# Only C modules on the cd path: `socket`, `json` and `typing` would pull in
+# enum, re and selectors and triple the client's start-up time.
+import _socket
 import os
-import socket
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 __all__ = ["ENV_PASSED", "export", "main", "request"]
 
@@ -34,7 +38,8 @@ DEADLINE = float(os.environ.get("ORENV_DAEMON_DEADLINE", "0.45"))
 def _exchange(sock_path: str, payload: bytes, timeout: float) -> bytes:
     """Send *payload*, read until the daemon closes; raise on any trouble or deadline."""
     deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
         s.settimeout(timeout)
         s.connect(sock_path)
         s.sendall(payload)
@@ -48,10 +53,28 @@ def _exchange(sock_path: str, payload: bytes, timeout: float) -> bytes:
             if not data:
                 return b"".join(chunks)
             chunks.append(data)
+    finally:
+        s.close()
+
+
+def _jstr(value: str) -> str:
+    """*value* as a JSON string (what json.dumps gives, without importing json)."""
+    out = ['"']
+    for ch in value:
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch < " " or "\ud800" <= ch <= "\udfff":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
 
 
 def request(sock_path: str, obj: dict[str, Any], timeout: float = 2.0) -> dict[str, Any]:
     """One JSON request, one JSON answer (raises OSError/ValueError on trouble)."""
+    import json
+
     raw = _exchange(sock_path, (json.dumps(obj) + "\n").encode(), timeout)
     if not raw.endswith(b"\n"):
         raise ValueError("incomplete answer")
@@ -66,10 +89,12 @@ def export(shell: str, session: str, why: str, sock_path: str, cwd: str,
     """The shell code for *cwd*, or None if the daemon did not answer in full."""
     source: Mapping[str, str] = os.environ if env is None else env
     nonce = os.urandom(8).hex()
-    req = {"op": "export", "shell": shell, "session": session, "why": why, "cwd": cwd,
-           "env": {k: source[k] for k in ENV_PASSED if k in source}, "end": nonce}
+    fields = {"op": "export", "shell": shell, "session": session, "why": why, "cwd": cwd}
+    env_json = ",".join(f"{_jstr(k)}:{_jstr(source[k])}" for k in ENV_PASSED if k in source)
+    req = ("{" + ",".join(f"{_jstr(k)}:{_jstr(v)}" for k, v in fields.items())
+           + ',"env":{' + env_json + '},"end":' + _jstr(nonce) + "}")
     try:
-        raw = _exchange(sock_path, (json.dumps(req) + "\n").encode(), timeout)
+        raw = _exchange(sock_path, (req + "\n").encode("utf-8", "surrogatepass"), timeout)
     except (OSError, ValueError):
         return None
     tail = f"{END} {nonce}\n".encode()
