@@ -111,8 +111,6 @@ __orenv_spawn() {
 
 __orenv_reload() {
   local __orenv_out __orenv_had=${#__orenv_names[@]}
-  trap -- '' SIGINT
-  __orenv_pwd=$PWD
   __orenv_gotmsg=0
   __orenv_restore
   if [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_rt/daemon.sock && -r $__orenv_rt/client.py ]] &&
@@ -126,7 +124,9 @@ __orenv_reload() {
     __orenv_spawn
   fi
   __orenv_why=change
-  trap - SIGINT
+  # Only now: a Ctrl-C above leaves the old directory recorded, so the next
+  # prompt tries again (the user's own INT trap is never touched).
+  __orenv_pwd=$PWD
   if (( ! __orenv_gotmsg )); then
     if (( __orenv_had && ! ${#__orenv_names[@]} )); then
       printf '%s\n' "orenv: unloaded" >&2

@@ -307,3 +307,12 @@ def test_no_secret_on_disk(kind: str, setup: Home, shell_factory: ShellFactory) 
                 data = p.read_bytes()
                 for needle in needles:
                     assert needle not in data, f"secret found in {p}"
+
+
+@pytest.mark.parametrize("kind", ["zsh", "bash"])
+def test_users_int_trap_survives(kind: str, setup: Home, shell_factory: ShellFactory) -> None:
+    proj = policy(setup, "proj")
+    sh = shell_factory(kind, rc_before="trap 'echo user-trap' INT")
+    sh.cd(proj)
+    sh.cd(setup.path)
+    assert "user-trap" in sh.run("trap")
