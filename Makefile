@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 NODE_PREFIX := .tools/node
 CLAUDE := $(NODE_PREFIX)/node_modules/.bin/claude
 CLAUDE_PKG := @anthropic-ai/claude-code@^2.1
-APT_PACKAGES := zsh fish gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv
+APT_PACKAGES := zsh fish tmux gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?= -n 2
 
