@@ -8,7 +8,6 @@ budget without ever touching the network.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Mapping
@@ -16,9 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from ._fsutil import atomic_write
-from .policy import KEY_NAME_RE
+from . import _namestore, paths
 
 __all__ = [
     "Usage",
@@ -152,18 +149,11 @@ def cache_file() -> Path:
 
 
 def _read() -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(cache_file().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict) and KEY_NAME_RE.match(k)}
+    return _namestore.read(cache_file())
 
 
 def _write(data: dict[str, dict[str, Any]]) -> None:
-    paths.ensure_private_dir(paths.cache_dir())
-    atomic_write(cache_file(), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    _namestore.write(cache_file(), data)
 
 
 def store(name: str, usage: Usage, base_url: str | None = None) -> None:

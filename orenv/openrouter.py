@@ -13,7 +13,6 @@ to whatever host a redirect names, which would defeat the allowed-hosts check.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import socket
 import urllib.error
@@ -22,6 +21,7 @@ import urllib.request
 from typing import Any
 
 from .errors import NetworkError, OpenRouterError, OrenvError
+from .policy import is_loopback
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -57,13 +57,7 @@ def api_root(base_url: str) -> str:
     return root + "/v1"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_is_loopback = is_loopback  # one definition of "loopback" for policy and client
 
 
 def _one_line(text: str, limit: int = _MAX_MESSAGE) -> str:

@@ -11,7 +11,6 @@ the management key's name) is not secret and is kept in
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets as _random
@@ -21,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import budget, paths, secrets
-from ._fsutil import atomic_write
+from . import _namestore, budget, paths, secrets
 from .config import Config, load_config
 from .errors import OpenRouterError, OrenvError, SecretNotFoundError, UsageError
 from .openrouter import LIMIT_RESETS, OpenRouterClient
-from .policy import DEFAULT_BASE_URL, KEY_NAME_RE, _url_problem, find_chain
+from .policy import DEFAULT_BASE_URL, _url_problem, find_chain
 
 __all__ = [
     "KEYRING_TIMEOUT",
@@ -77,19 +75,12 @@ def _records_path() -> Path:
 
 
 def _read() -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(_records_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items()
-            if isinstance(v, dict) and KEY_NAME_RE.match(k) and isinstance(v.get("hash"), str)}
+    return {k: v for k, v in _namestore.read(_records_path()).items()
+            if isinstance(v.get("hash"), str)}
 
 
 def _write(data: Mapping[str, Mapping[str, Any]]) -> None:
-    paths.ensure_private_dir(paths.data_dir())
-    atomic_write(_records_path(), (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+    _namestore.write(_records_path(), data)
 
 
 def _from_json(name: str, entry: Mapping[str, Any]) -> Provisioned:

@@ -9,7 +9,6 @@ nothing are refused. Key names (never values) are indexed in a small file so
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 import sys
@@ -18,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from . import paths
-from ._fsutil import atomic_write, touch_stamp
+from . import _namestore, paths
+from ._fsutil import touch_stamp
 from .errors import (
     InsecureKeyringError,
     KeyringUnavailableError,
@@ -283,15 +282,8 @@ def _index_path() -> Any:
 
 
 def _read_index() -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(_index_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict) and KEY_NAME_RE.match(k)}
+    return _namestore.read(_index_path())
 
 
 def _write_index(index: dict[str, dict[str, Any]]) -> None:
-    paths.ensure_private_dir(paths.data_dir())
-    atomic_write(_index_path(), (json.dumps(index, indent=1, sort_keys=True) + "\n").encode())
+    _namestore.write(_index_path(), index)

@@ -9,44 +9,23 @@ never run with a key the stand-in rejects: it retries 401s for minutes.
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import Home
-from harness import REPO_ROOT, Shell, base_path
+from harness import Shell
 from standin import DEFAULT_TEXT, StandIn
 
-CLAUDE = REPO_ROOT / ".tools" / "node" / "node_modules" / ".bin" / "claude"
-MODEL = "anthropic/claude-sonnet-4.5"
+from .conftest import CLAUDE, MODEL, orenv
+
 KINDS = ["zsh", "bash", "fish"]
-# A loaded 2-core machine can make the keyring slower than orenv's 0.8 s deadline.
-SLOW_KEYRING = {"ORENV_KEYRING_TIMEOUT": "5"}
 ShellFactory = Callable[..., Shell]
 
 
-def orenv(home: Home, *args: str, input: str | None = None,
-          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING, **home.env}
-    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=env, cwd=cwd or home.path, timeout=30)
-    assert proc.returncode == 0, f"orenv {' '.join(args)} failed: {proc.stderr}"
-    return proc
-
-
 @pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with StandIn() as s:
-        yield s
-
-
-@pytest.fixture
-def project(home: Home, standin: StandIn) -> Callable[[str], Path]:
-    assert CLAUDE.exists(), f"{CLAUDE} missing: run `make deps` (npm @anthropic-ai/claude-code)"
-    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
-    (home.config / "orenv" / "config.toml").write_text(
-        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+def project(loopback_home: Home, standin: StandIn) -> Callable[[str], Path]:
+    home = loopback_home
     orenv(home, "key", "set", "work", input=standin.key)
 
     def make(mode: str) -> Path:
@@ -63,8 +42,7 @@ def project(home: Home, standin: StandIn) -> Callable[[str], Path]:
 
 def shell(shell_factory: ShellFactory, kind: str) -> Shell:
     # Claude Code's own state goes to the test's temporary HOME; no telemetry or updates.
-    return shell_factory(kind, env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                                    **SLOW_KEYRING})
+    return shell_factory(kind, env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"})
 
 
 def claude(sh: Shell, prefix: str = "") -> str:

@@ -13,53 +13,30 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import Home
-from harness import REPO_ROOT, Shell, base_path
+from harness import Shell
 from standin import DEFAULT_TEXT, StandIn
 
-CLAUDE = REPO_ROOT / ".tools" / "node" / "node_modules" / ".bin" / "claude"
-MODEL = "anthropic/claude-sonnet-4.5"
+from .conftest import CLAUDE, MODEL, orenv
+
 ShellFactory = Callable[..., Shell]
-# Not a test of the prompt's keyring deadline: on a loaded machine reads may be slower.
-SLOW_KEYRING_OK = {"ORENV_KEYRING_TIMEOUT": "10"}
 
 USER_BODY = {"orenv_e2e": {"from": "user", "n": 1}, "provider": {"sort": "price"}}
 USER_HEADERS = "X-Team: blue"
 
 
-def orenv(home: Home, *args: str, input: str | None = None,
-          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING_OK, **home.env}
-    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=env, cwd=cwd or home.path, timeout=60)
-    assert proc.returncode == 0, f"orenv {' '.join(args)} failed: {proc.stderr}"
-    return proc
-
-
 @pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with StandIn() as s:
-        yield s
-
-
-@pytest.fixture
-def setup(home: Home) -> Home:
-    assert CLAUDE.exists(), f"{CLAUDE} missing: run `make deps` (npm @anthropic-ai/claude-code)"
-    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
-    (home.config / "orenv" / "config.toml").write_text(
-        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
-    return home
+def setup(loopback_home: Home) -> Home:
+    return loopback_home
 
 
 def zsh(shell_factory: ShellFactory, rc_before: str = "") -> Shell:
     # Claude Code's own state goes to the test's temporary HOME; no telemetry or updates.
-    return shell_factory("zsh", env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                                     **SLOW_KEYRING_OK},
+    return shell_factory("zsh", env={"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"},
                          rc_before=rc_before)
 
 

@@ -1,0 +1,44 @@
+"""Shared set-up for the end-to-end tests with the real Claude Code CLI."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Home
+from harness import REPO_ROOT, base_path
+from standin import StandIn
+
+CLAUDE = REPO_ROOT / ".tools" / "node" / "node_modules" / ".bin" / "claude"
+MODEL = "anthropic/claude-sonnet-4.5"
+
+
+def orenv(home: Home, *args: str, input: str | None = None,
+          cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run orenv as the user of *home*; it must succeed."""
+    env = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env}
+    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=env, cwd=cwd or home.path, timeout=60)
+    assert proc.returncode == 0, f"orenv {' '.join(args)} failed: {proc.stderr}"
+    return proc
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with StandIn() as s:
+        yield s
+
+
+@pytest.fixture
+def loopback_home(home: Home) -> Home:
+    """*home* with the Claude Code CLI present and the stand-in's host allowed."""
+    assert CLAUDE.exists(), f"{CLAUDE} missing: run `make deps` (npm @anthropic-ai/claude-code)"
+    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
+    (home.config / "orenv" / "config.toml").write_text(
+        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+    return home
+
+
+__all__ = ["CLAUDE", "MODEL", "orenv"]
