@@ -9,13 +9,11 @@ limit, and every mapped model exists and supports tool use.
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -81,42 +79,24 @@ def check_hook(env: Mapping[str, str]) -> list[Finding]:
 
 
 def check_daemon() -> list[Finding]:
-    """Daemon health, if this build has one (it is optional: export works without)."""
+    """Daemon health; a daemon that is not running is fine (it starts on demand)."""
+    from ..daemon.client import request
+    from .daemon import _sock
+
     try:
-        spec = importlib.util.find_spec("orenv.daemon")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None:
-        return [Finding("info", "daemon-absent",
-                        "daemon: not built in this version; the hook runs `orenv export`")]
-    status_fn: Callable[..., Any] | None = None
-    for mod_name in ("orenv.daemon", "orenv.daemon.client"):
-        try:
-            mod = importlib.import_module(mod_name)
-        except ImportError:
-            continue
-        fn = getattr(mod, "status", None)
-        if callable(fn):
-            status_fn = fn
-            break
-    if status_fn is None:
-        return [Finding("info", "daemon-absent",
-                        "daemon: no status function in this build; the hook runs `orenv export`")]
-    try:
-        result = status_fn()
-    except OrenvError as exc:
-        return [Finding("info", "daemon-down", f"daemon: not running ({exc.message})",
-                        "it starts on demand; `orenv daemon start` to start it now")]
-    except Exception as exc:  # a broken daemon must not break doctor
-        return [Finding("warning", "daemon-error", f"daemon: status failed ({type(exc).__name__})",
-                        "`orenv daemon stop` then `orenv daemon start`; see its log under "
-                        "$XDG_STATE_HOME/orenv/")]
-    running = result.get("running", bool(result)) if isinstance(result, Mapping) else bool(result)
-    if running:
-        pid = result.get("pid") if isinstance(result, Mapping) else None
-        return [Finding("ok", "daemon-running", f"daemon: running{f' (pid {pid})' if pid else ''}")]
-    return [Finding("info", "daemon-down", "daemon: not running (the hook falls back to "
-                    "`orenv export`)", "it starts on demand; `orenv daemon start` to start it now")]
+        st = request(_sock(), {"op": "status"}, timeout=1.0)
+    except (OSError, ValueError):
+        return [Finding("info", "daemon-down", "daemon: not running (the hook starts it on "
+                        "the next cd and uses `orenv export` meanwhile)",
+                        "`orenv daemon start` to start it now")]
+    if not st.get("ok"):
+        return [Finding("warning", "daemon-error", "daemon: answered with an error",
+                        "`orenv daemon stop` then `orenv daemon start`; see "
+                        "$XDG_STATE_HOME/orenv/daemon.log")]
+    rss = float(st.get("rss_bytes", 0)) / 1048576
+    return [Finding("ok", "daemon-running",
+                    f"daemon: running (pid {st.get('pid')}, {len(st.get('shells', []))} shells, "
+                    f"{rss:.0f} MiB)")]
 
 
 def check_keyring() -> list[Finding]:

@@ -144,3 +144,14 @@ def test_other_uid_gets_nothing(dctl: DaemonCtl) -> None:
     s.sendall(b'{"op": "ping"}\n')
     assert json.loads(s.makefile().readline())["ok"] is True
     s.close()
+
+
+def test_doctor_reports_daemon_health(keyed: DaemonCtl) -> None:
+    def daemon_finding() -> dict[str, str]:
+        out = keyed.orenv("doctor", "--json", check=False).stdout
+        return next(f for f in json.loads(out)["findings"] if f["code"].startswith("daemon"))
+
+    assert daemon_finding()["code"] == "daemon-down"
+    pid = keyed.start()
+    found = daemon_finding()
+    assert found["code"] == "daemon-running" and f"pid {pid}" in found["message"]
