@@ -3,7 +3,9 @@
 #
 # An idle prompt runs no process: it compares $PWD with the last directory
 # and tests the watched files' times against a per-session reference file
-# with the [[ -nt ]] builtin. Only on a change does it run `orenv export bash`.
+# with the [[ -nt ]] builtin. On a change it asks the daemon (zsh: over its
+# socket with builtins; bash/fish: one small client), or `orenv export bash`
+# when the daemon cannot answer.
 #
 # Values orenv replaced are kept in the non-exported arrays below (bash never
 # exports arrays), and are put back exactly when the policy no longer applies.
@@ -153,9 +155,6 @@ __orenv_hook() {
   return "$__orenv_status"
 }
 
-__orenv_reset() {
-  __orenv_pwd=''
-}
 
 if ! declare -F cd >/dev/null; then
   cd() { builtin cd "$@" || return; __orenv_hook; }

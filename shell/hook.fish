@@ -2,7 +2,8 @@
 #
 # An idle prompt runs no process: it compares $PWD with the last directory
 # and tests the watched files' times against a per-session reference file
-# with the `test -nt` builtin. Only on a change does it run `orenv export fish`.
+# with the `test -nt` builtin. Only on a change does it ask the daemon (one small
+# client), or `orenv export fish` when the daemon cannot answer.
 #
 # Values orenv replaced are kept in non-exported global variables, never in
 # the environment, and are put back exactly when the policy no longer applies.
@@ -158,6 +159,3 @@ function __orenv_on_pwd --on-variable PWD
     __orenv_check
 end
 
-function __orenv_reset
-    set -g __orenv_pwd ''
-end

@@ -2,7 +2,9 @@
 #
 # An idle prompt runs no process: it compares $PWD with the last directory
 # and tests the watched files' times against a per-session reference file
-# with the [[ -nt ]] builtin. Only on a change does it run `orenv export zsh`.
+# with the [[ -nt ]] builtin. On a change it asks the daemon (zsh: over its
+# socket with builtins; bash/fish: one small client), or `orenv export zsh`
+# when the daemon cannot answer.
 #
 # Values orenv replaced are kept in the non-exported arrays below, never in
 # the environment, and are put back exactly when the policy no longer applies.
@@ -185,10 +187,6 @@ __orenv_precmd() {
   return 0
 }
 
-__orenv_reset() {
-  # Run after `orenv` itself changed something, so the next prompt re-checks.
-  __orenv_pwd=''
-}
 
 typeset -ga precmd_functions chpwd_functions
 # chpwd runs inside `cd`, so `cd dir && cmd` already sees the new environment.
