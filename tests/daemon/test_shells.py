@@ -199,3 +199,29 @@ def test_zsh_idle_prompt_and_cd_run_no_process(keyed: DaemonCtl,
              if any(c in line for c in ("fork(", "clone(", "clone3(", "execve("))]
     assert calls == []
     assert sh.env().get("ANTHROPIC_AUTH_TOKEN") is None
+
+
+@pytest.mark.parametrize("kind", ["bash", "fish"])
+def test_idle_prompts_run_no_process(kind: str, keyed: DaemonCtl,
+                                     shell_factory: ShellFactory) -> None:
+    """strace: an idle prompt forks nothing in bash and fish either (a cd may run the client)."""
+    proj = keyed.policy("proj")
+    keyed.start()
+    sh = shell_factory(kind, cwd=proj)
+    assert sh.env().get("ANTHROPIC_AUTH_TOKEN") == KEY
+    log = sh.dir / "strace.log"
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fork,vfork,clone,clone3,execve",
+                               "-o", str(log), "-p", str(sh.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # attach
+        for _ in range(5):
+            sh.run("")
+    finally:
+        tracer.terminate()
+        tracer.wait(10)
+    # fish runs its own worker threads (CLONE_THREAD): threads, not processes.
+    calls = [line for line in log.read_text().splitlines()
+             if any(c in line for c in ("fork(", "clone(", "clone3(", "execve("))
+             and "CLONE_THREAD" not in line]
+    assert calls == []
