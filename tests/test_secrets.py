@@ -11,8 +11,8 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
+from memkeyring import MemoryKeyring
 
 from orenv import secrets
 from orenv.errors import (
@@ -23,27 +23,6 @@ from orenv.errors import (
 )
 
 KEY = "sk-or-v1-" + "d" * 64
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.store:
-            from keyring.errors import PasswordDeleteError
-
-            raise PasswordDeleteError("no such password")
-        del self.store[(service, username)]
 
 
 class SlowKeyring(MemoryKeyring):

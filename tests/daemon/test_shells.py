@@ -173,6 +173,26 @@ def test_nested_shell_and_daemon(kind: str, keyed: DaemonCtl,
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
 
 
+def processes_started(sh: Shell, action: Callable[[], None]) -> list[str]:
+    """strace lines of every process *sh* (or a child) starts during *action*.
+
+    Threads (CLONE_THREAD, e.g. fish's own workers) are not processes.
+    """
+    log = sh.dir / "strace.log"
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fork,vfork,clone,clone3,execve",
+                               "-o", str(log), "-p", str(sh.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # attach
+        action()
+    finally:
+        tracer.terminate()
+        tracer.wait(10)
+    return [line for line in log.read_text().splitlines()
+            if any(c in line for c in ("fork(", "clone(", "clone3(", "execve("))
+            and "CLONE_THREAD" not in line]
+
+
 def test_zsh_idle_prompt_and_cd_run_no_process(keyed: DaemonCtl,
                                                shell_factory: ShellFactory) -> None:
     """strace: with the daemon up, neither an idle prompt nor a cd forks in zsh."""
@@ -182,22 +202,13 @@ def test_zsh_idle_prompt_and_cd_run_no_process(keyed: DaemonCtl,
     sh.cd(proj)
     sh.cd(keyed.home.path)
     assert _registered(keyed, sh)
-    log = sh.dir / "strace.log"
-    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fork,vfork,clone,clone3,execve",
-                               "-o", str(log), "-p", str(sh.pid)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)  # attach
+    def idle_and_cds() -> None:
         for _ in range(3):
             sh.run("")
             sh.cd(proj)
             sh.cd(keyed.home.path)
-    finally:
-        tracer.terminate()
-        tracer.wait(10)
-    calls = [line for line in log.read_text().splitlines()
-             if any(c in line for c in ("fork(", "clone(", "clone3(", "execve("))]
-    assert calls == []
+
+    assert processes_started(sh, idle_and_cds) == []
     assert sh.env().get("ANTHROPIC_AUTH_TOKEN") is None
 
 
@@ -209,19 +220,8 @@ def test_idle_prompts_run_no_process(kind: str, keyed: DaemonCtl,
     keyed.start()
     sh = shell_factory(kind, cwd=proj)
     assert sh.env().get("ANTHROPIC_AUTH_TOKEN") == KEY
-    log = sh.dir / "strace.log"
-    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=fork,vfork,clone,clone3,execve",
-                               "-o", str(log), "-p", str(sh.pid)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(0.5)  # attach
+    def idle() -> None:
         for _ in range(5):
             sh.run("")
-    finally:
-        tracer.terminate()
-        tracer.wait(10)
-    # fish runs its own worker threads (CLONE_THREAD): threads, not processes.
-    calls = [line for line in log.read_text().splitlines()
-             if any(c in line for c in ("fork(", "clone(", "clone3(", "execve("))
-             and "CLONE_THREAD" not in line]
-    assert calls == []
+
+    assert processes_started(sh, idle) == []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from conftest import Home
 from harness import base_path
-from keyring.backend import KeyringBackend
+from memkeyring import MemoryKeyring
 
 __all__ = [
     "KINDS",
@@ -235,28 +235,6 @@ def find_core_dumps(roots: Sequence[Path]) -> list[str]:
             out.extend(os.path.join(dirpath, f) for f in files
                        if f == "core" or f.startswith("core.") or f.endswith(".core"))
     return out
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring for in-process tests (the shell tests use gnome-keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if self.store.pop((service, username), None) is None:
-            raise PasswordDeleteError("no such password")
 
 
 _HOOK_CALLS = {"__orenv_set", "__orenv_unset", "__orenv_watching", "__orenv_msg"}
