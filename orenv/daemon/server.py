@@ -266,21 +266,69 @@ class Daemon:
                 if exc.errno in (errno.EINVAL, errno.EBADF):
                     time.sleep(0.05)  # rebinding (socket file was deleted)
                 continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            if not self._serve_cached(conn):
+                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     # ------------------------------------------------------------- requests
 
+    def _peer_ok(self, conn: socket.socket) -> bool:
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                    struct.calcsize("3i"))
+            pid, uid, _gid = struct.unpack("3i", creds)
+        except OSError:
+            return False
+        if uid != os.getuid():
+            self.stats["refused"] += 1
+            self.log.warning("peer_refused", peer_uid=uid, peer_pid=pid)
+            return False
+        return True
+
+    def _serve_cached(self, conn: socket.socket) -> bool:
+        """Answer a cd into a cached directory right in the accept loop.
+
+        Starting a thread costs about as much as the whole cached answer, so a
+        request that is already complete and is a cache hit is answered here.
+        Anything else (False) goes to a thread, with nothing read yet.
+        """
+        try:
+            head = conn.recv(protocol.MAX_REQUEST, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:
+            return False
+        if not head.endswith(b"\n") or head.count(b"\n") != 1:
+            return False
+        try:
+            req = protocol.decode(head[:-1])
+        except (ValueError, UnicodeDecodeError):
+            return False
+        if not self._is_cached(req):
+            return False
+        with conn:
+            if not self._peer_ok(conn):
+                return True
+            try:
+                conn.recv(len(head))  # consume what was peeked
+                conn.settimeout(2.0)
+                conn.sendall(self.handle(req))
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                self.log.info("request_failed", error=type(exc).__name__)
+        return True
+
+    def _is_cached(self, req: Mapping[str, Any]) -> bool:
+        if req.get("op") != "export" or req.get("why") == "change":
+            return False
+        cwd, raw_env = req.get("cwd"), req.get("env") or {}
+        if not isinstance(cwd, str) or not os.path.isabs(cwd) or not isinstance(raw_env, dict):
+            return False
+        key = (os.path.normpath(cwd), raw_env.get("CLAUDE_CODE_EXTRA_BODY"),
+               raw_env.get("ANTHROPIC_CUSTOM_HEADERS"))
+        with self.lock:
+            hit = self.cache.get(key)
+            return hit is not None and hit.gen == self.gen
+
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            try:
-                creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                        struct.calcsize("3i"))
-                pid, uid, _gid = struct.unpack("3i", creds)
-            except OSError:
-                return
-            if uid != os.getuid():
-                self.stats["refused"] += 1
-                self.log.warning("peer_refused", peer_uid=uid, peer_pid=pid)
+            if not self._peer_ok(conn):
                 return
             conn.settimeout(2.0)
             try:
