@@ -167,40 +167,31 @@ class Daemon:
             atomic_write(self.runtime / "client.py", src.read_bytes(), mode=0o600)
 
     def prewarm(self) -> None:
-        """Load the keyring backend and the indexed keys before taking requests.
+        """Read the indexed keys before taking requests.
 
-        The first keyring use is slow (imports, D-Bus); until the socket exists
-        shells use ``orenv export``, so nobody waits for this.
+        Until the socket exists shells use ``orenv export``, so nobody waits
+        for this.
         """
-        from .. import secrets
-
-        try:
-            secrets.check_backend(timeout=3.0)
-        except OrenvError as exc:
-            self.log.warning("keyring_unavailable", error=exc.message)
-            return
         self.prefetch_keys()
 
     def prefetch_keys(self) -> None:
-        """Read every indexed key into the cache (in the background: no one waits)."""
+        """Read every indexed key into the cache (in the background: no one waits).
+
+        Keys are read by a child process (``orenv.keyreader``): the daemon
+        never loads the keyring library, a third of its memory otherwise.
+        """
         from .. import secrets
+        from ..keyreader import read_keys
 
         with self.lock:
             key_gen = self.key_gen
-        deadline = time.monotonic() + 5.0
-        got = {}
-        for name in sorted(secrets._read_index())[:32]:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                got[name] = secrets.get_key(name, timeout=min(left, 2.0))
-            except OrenvError:
-                continue
+        answers = read_keys(sorted(secrets._read_index())[:32], timeout=3.0)
+        got = {name: value for name, value in answers.items() if isinstance(value, str)}
+        failed = {type(v).__name__ for v in answers.values() if isinstance(v, OrenvError)}
         with self.lock:
             if self.key_gen == key_gen:
                 self.keys.update(got)
-        self.log.info("keys_prefetched", keys=len(got))
+        self.log.info("keys_prefetched", keys=len(got), errors=sorted(failed))
 
     def run(self) -> int:
         self.acquire()
@@ -452,10 +443,10 @@ class Daemon:
                 value = self.keys.get(name)
             if value is not None:
                 return value
-            from .. import secrets
+            from ..keyreader import read_key as read_out_of_process
 
             try:
-                value = secrets.get_key(name, timeout=key_timeout)
+                value = read_out_of_process(name, key_timeout)
             except BaseException:
                 failed.append(name)
                 raise

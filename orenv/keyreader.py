@@ -1,0 +1,97 @@
+"""Keyring reads in a short-lived child process, for the daemon.
+
+The keyring library and the Secret Service stack under it (secretstorage,
+jeepney, cryptography, jaraco) are about a third of a Python process's memory.
+The daemon reads a key only on a cache miss (at start, after ``orenv key
+set``, or for a key it has not seen), so it asks a child instead of keeping
+all of that loaded for its whole life. Names go to the child on stdin; values
+come back on its stdout, a pipe: never argv, a file or the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterable
+
+from .errors import (
+    InsecureKeyringError,
+    KeyringUnavailableError,
+    OrenvError,
+    SecretNotFoundError,
+    UsageError,
+)
+
+__all__ = ["main", "read_key", "read_keys"]
+
+_ERRORS: dict[str, type[OrenvError]] = {
+    cls.__name__: cls
+    for cls in (SecretNotFoundError, KeyringUnavailableError, InsecureKeyringError, UsageError)
+}
+
+
+def read_keys(names: Iterable[str], timeout: float) -> dict[str, str | OrenvError]:
+    """Each name's key, or the error reading it; the whole read ends within *timeout*."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    request = json.dumps({"names": wanted, "timeout": timeout})
+    try:
+        proc = subprocess.run([sys.executable, "-I", "-m", "orenv.keyreader"], input=request,
+                              capture_output=True, text=True, timeout=timeout + 0.5, check=False)
+    except subprocess.TimeoutExpired:
+        error: OrenvError = KeyringUnavailableError(
+            f"the keyring did not answer within {timeout:g} s (locked or hung?); "
+            "unlock it and try again")
+        return dict.fromkeys(wanted, error)
+    except OSError as exc:
+        error = KeyringUnavailableError(f"cannot read the keyring ({exc.strerror})")
+        return dict.fromkeys(wanted, error)
+    try:
+        answers = json.loads(proc.stdout)
+        if not isinstance(answers, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        # Never quote the output: it may hold keys.
+        error = KeyringUnavailableError("the keyring reader failed; run `orenv doctor`")
+        return dict.fromkeys(wanted, error)
+    out: dict[str, str | OrenvError] = {}
+    for name in wanted:
+        answer = answers.get(name)
+        if isinstance(answer, dict) and isinstance(answer.get("value"), str):
+            out[name] = answer["value"]
+        elif isinstance(answer, dict) and isinstance(answer.get("message"), str):
+            cls = _ERRORS.get(str(answer.get("error")), KeyringUnavailableError)
+            out[name] = cls(answer["message"])
+        else:
+            out[name] = KeyringUnavailableError("the keyring reader gave no answer")
+    return out
+
+
+def read_key(name: str, timeout: float) -> str:
+    """One key through the child process; raises its error."""
+    result = read_keys([name], timeout)[name]
+    if isinstance(result, OrenvError):
+        raise result
+    return result
+
+
+def main() -> int:
+    """The child: read names from stdin, answer with values or errors on stdout."""
+    from .secrets import get_key
+
+    request = json.loads(sys.stdin.read())
+    timeout = float(request.get("timeout", 2.0))
+    answers: dict[str, dict[str, str]] = {}
+    for name in request.get("names", []):
+        try:
+            answers[name] = {"value": get_key(str(name), timeout)}
+        except OrenvError as exc:
+            answers[name] = {"error": type(exc).__name__, "message": exc.message}
+    sys.stdout.write(json.dumps(answers))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
