@@ -211,6 +211,9 @@ def main() -> int:
 
         hook_o = timed(["orenv", "hook", "zsh"], env)
         hook_d = timed(["direnv", "hook", "zsh"], env)
+        # Let the daemon notice the benchmark shells are gone (it prunes them
+        # at its next ticks) before the idle window starts.
+        time.sleep(3)
         rss = daemon.memory_info().rss / 1048576
         cpu0 = sum(daemon.cpu_times()[:2])
         time.sleep(args.idle_seconds)
