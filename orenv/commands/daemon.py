@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .. import paths
@@ -58,6 +59,10 @@ def run_run(args: argparse.Namespace) -> int:
     from .. import log
     from ..daemon.server import Daemon, DaemonBusyError
 
+    # Started by hand from an active shell: keep it out of the children at least.
+    keep = daemon_environment(os.environ)
+    for name in [k for k in os.environ if k not in keep]:
+        del os.environ[name]
     log.configure(to_file=not args.foreground_log)
     try:
         return Daemon(linger=args.linger).run()
@@ -65,6 +70,21 @@ def run_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"orenv: {exc.message}", file=sys.stderr)
         return 0
+
+
+# The daemon outlives the shell that starts it, often from inside an active
+# project: it must not inherit the key, a user's own API key, or anything else
+# a policy set. It needs none of them (requests carry what they need).
+_NOT_INHERITED = ("ANTHROPIC_", "CLAUDE_", "OPENROUTER_")
+
+
+def daemon_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """*env* without what orenv applied and without Claude Code/OpenRouter settings."""
+    applied = set(env.get("ORENV_VARS", "").split())
+    return {k: v for k, v in env.items()
+            if k not in applied and not k.startswith(_NOT_INHERITED)
+            and k not in ("ORENV_ACTIVE", "ORENV_PROFILE", "ORENV_STATE", "ORENV_MODE",
+                          "ORENV_VARS")}
 
 
 def run_start(args: argparse.Namespace) -> int:
@@ -79,7 +99,8 @@ def run_start(args: argparse.Namespace) -> int:
         cmd += ["--linger", str(args.linger)]
     with open(os.devnull, "r+b") as null:
         subprocess.Popen(cmd, stdin=null, stdout=null, stderr=null, cwd="/",
-                         start_new_session=True, close_fds=True)
+                         start_new_session=True, close_fds=True,
+                         env=daemon_environment(os.environ))
     deadline = time.monotonic() + args.wait
     while time.monotonic() < deadline:
         found = ping(0.5)

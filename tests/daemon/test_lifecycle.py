@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .conftest import DaemonCtl, daemon_procs
+from .conftest import KEY, DaemonCtl, daemon_procs, env_of
 
 
 def test_start_status_stop_leaves_nothing(dctl: DaemonCtl) -> None:
@@ -155,3 +155,25 @@ def test_doctor_reports_daemon_health(keyed: DaemonCtl) -> None:
     pid = keyed.start()
     found = daemon_finding()
     assert found["code"] == "daemon-running" and f"pid {pid}" in found["message"]
+
+
+def test_daemon_inherits_no_secret_or_policy_variable(keyed: DaemonCtl) -> None:
+    """Started from inside an active project, the daemon must not carry its values."""
+    user_key = "sk-ant-api03-user-own-value"
+    applied = {"ANTHROPIC_AUTH_TOKEN": KEY, "ANTHROPIC_API_KEY": "", "WHICH": "proj",
+               "ORENV_ACTIVE": "/x/.orenv.toml",
+               "ORENV_VARS": "ANTHROPIC_AUTH_TOKEN ANTHROPIC_API_KEY WHICH ORENV_ACTIVE"}
+    keyed.home.env.update(applied)
+    keyed.home.env["CLAUDE_CODE_EXTRA_BODY"] = "{}"
+    keyed.home.env["OTHER_USER_VAR"] = "kept"
+    try:
+        pid = keyed.start()
+    finally:
+        for k in [*applied, "CLAUDE_CODE_EXTRA_BODY", "OTHER_USER_VAR"]:
+            keyed.home.env.pop(k, None)
+    env = env_of(pid)
+    assert env.get("OTHER_USER_VAR") == "kept"
+    for name in (*applied, "CLAUDE_CODE_EXTRA_BODY"):
+        assert name not in env, name
+    blob = "\0".join(f"{k}={v}" for k, v in env.items())
+    assert KEY not in blob and user_key not in blob
