@@ -17,7 +17,7 @@ from .errors import OrenvError, PolicyError
 from .policy import Policy, find_chain, find_nearest, profile_name, resolve
 from .render import policy_env
 
-__all__ = ["Activation", "compute", "resolve_for_exec"]
+__all__ = ["Activation", "compute", "resolve_for_exec", "trusted_policy"]
 
 KeyReader = Callable[[str], str]
 
@@ -106,17 +106,23 @@ def compute(
                           state=state, policy=policy)
 
 
+def trusted_policy(cwd: str, config: Config | None = None) -> Policy | None:
+    """The effective policy of *cwd*, None without one; raises unless every file is allowed."""
+    chain = find_chain(cwd)
+    if not chain:
+        return None
+    for pf in chain:
+        trust.require(pf.path, pf.content)
+    return resolve(chain, config or load_config())
+
+
 def resolve_for_exec(
     cwd: str, base_env: Mapping[str, str], *, read_key: KeyReader | None = None
 ) -> tuple[Policy, dict[str, str]]:
     """The full environment (with the key) for ``orenv exec``/``orenv token``; raises."""
-    config = load_config()
-    chain = find_chain(cwd)
-    if not chain:
+    policy = trusted_policy(cwd)
+    if policy is None:
         raise OrenvError(f"no {paths.POLICY_NAME} at or above {cwd}; run `orenv init` there")
-    for pf in chain:
-        trust.require(pf.path, pf.content)
-    policy = resolve(chain, config)
     if not policy.enabled:
         raise OrenvError(f"orenv is disabled here by {policy.path} (enabled = false)")
     assert policy.key is not None

@@ -32,7 +32,6 @@ __all__ = [
     "KEY_RE",
     "SERVICE",
     "KeyEntry",
-    "backend_name",
     "check_backend",
     "delete_key",
     "get_key",
@@ -161,12 +160,8 @@ def _refuse_insecure(kr: Any) -> None:
             "install a Secret Service (gnome-keyring) or unset PYTHON_KEYRING_BACKEND")
 
 
-def backend_name() -> str:
-    """Name of the keyring backend in use (raises when it is refused)."""
-    return _qualified(type(_deadline(_backend)))
-
-
 def check_backend(timeout: float | None = None) -> str:
+    """Name of the keyring backend in use (raises when it is refused)."""
     return _qualified(type(_deadline(_backend, timeout)))
 
 

@@ -18,16 +18,12 @@ __all__ = ["register"]
 
 def _endpoint(directory: str) -> tuple[str, str | None]:
     """Base URL and key: the current policy's (if it applies here), else the public default."""
-    from .. import trust
-    from ..config import load_config
-    from ..policy import DEFAULT_BASE_URL, find_chain, resolve
+    from ..activation import trusted_policy
+    from ..policy import DEFAULT_BASE_URL
     from ..secrets import get_key
 
     try:
-        chain = find_chain(directory)
-        for pf in chain:
-            trust.require(pf.path, pf.content)
-        policy = resolve(chain, load_config()) if chain else None
+        policy = trusted_policy(directory)
     except OrenvError:
         policy = None  # invalid or untrusted: its host is not to be trusted either
     if policy is None or not policy.enabled or policy.key is None:

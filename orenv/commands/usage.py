@@ -10,30 +10,19 @@ import argparse
 import sys
 from typing import Any
 
-from .. import budget, provision, secrets, trust
-from ..config import load_config
+from .. import budget, provision, secrets
+from ..activation import trusted_policy
 from ..errors import OrenvError
 from ..paths import POLICY_NAME
-from ..policy import Policy, find_chain, resolve
 from ._common import cwd, print_json
 
 __all__ = ["register"]
 
 
-def _policy_here(directory: str) -> Policy | None:
-    """The trusted, valid policy of *directory*, or None (errors propagate)."""
-    chain = find_chain(directory)
-    if not chain:
-        return None
-    for pf in chain:
-        trust.require(pf.path, pf.content)
-    return resolve(chain, load_config())
-
-
 def _target(args: argparse.Namespace, directory: str) -> tuple[str, str, float | None]:
     """(key name, base URL, warn_below_usd) for the request."""
     if args.name is None:
-        policy = _policy_here(directory)
+        policy = trusted_policy(directory)
         if policy is None:
             raise OrenvError(f"no {POLICY_NAME} here or above; name a key: `orenv usage NAME`")
         if not policy.enabled or policy.key is None:
@@ -44,7 +33,7 @@ def _target(args: argparse.Namespace, directory: str) -> tuple[str, str, float |
     warn: float | None = None
     policy_url: str | None = None
     try:
-        policy = _policy_here(directory)
+        policy = trusted_policy(directory)
     except OrenvError:
         policy = None
     if policy is not None and policy.enabled and policy.key == name:
