@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import paths, shells
+from .. import paths, shells, snapshot
 from ..activation import Activation, compute
 from ..config import load_config
 from ..errors import OrenvError
@@ -27,11 +27,10 @@ __all__ = ["register", "render", "session_ref"]
 _SESSION_RE = re.compile(r"^[0-9]{1,10}$")
 
 
-def session_ref(session: str | None, watch: tuple[str, ...]) -> str:
-    """Write the session's reference file, timed at the newest watched file.
+def session_ref(session: str | None, ref_ns: int) -> str:
+    """Write the session's reference file with mtime *ref_ns* (see ``snapshot``).
 
-    The hook reloads when a watched file is strictly newer than this file,
-    so its mtime is set to the newest watched mtime rather than "now".
+    The hook reloads when a watched file is strictly newer than this file.
     """
     if not session or not _SESSION_RE.match(session):
         return ""
@@ -40,14 +39,10 @@ def session_ref(session: str | None, watch: tuple[str, ...]) -> str:
         stamp = paths.stamp_file()
         if not stamp.exists():
             stamp.touch()
-        newest = 0
-        for f in watch:
-            with contextlib.suppress(OSError):
-                newest = max(newest, os.stat(f).st_mtime_ns)
         ref = sdir / session
         is_new = not ref.exists()
         ref.touch()
-        os.utime(ref, ns=(newest, newest))
+        os.utime(ref, ns=(ref_ns, ref_ns))
         if is_new:
             _prune(sdir)
         return str(ref)
@@ -69,12 +64,10 @@ def _prune(sdir: Path) -> None:
             pass
 
 
-def render(shell: shells.Shell, act: Activation, session: str | None, quiet: bool,
-           *, ref: str | None = None) -> str:
-    """The hook's shell code for *act*; *ref* is given by the daemon, which keeps
-    the session's reference file itself."""
+def render(shell: shells.Shell, act: Activation, ref: str, quiet: bool) -> str:
+    """The hook's shell code for *act*; *ref* is the session's reference file."""
     out = shell.export(dict(act.env))
-    out += shell.watch(session_ref(session, act.watch) if ref is None else ref, act.watch)
+    out += shell.watch(ref, act.watch)
     if act.message:
         out += shell.message(f"orenv: {act.message}")
     elif act.state == "active" and act.policy is not None and not quiet:
@@ -90,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
         quiet = load_config().quiet or bool(os.environ.get("ORENV_QUIET"))
     except OrenvError:
         quiet = False
+    read_at = snapshot.read_time()
     act = compute(cwd(args.dir), os.environ, read_key=_key_reader(args.deadline))
-    sys.stdout.write(render(shell, act, args.session, quiet))
+    ref_ns, _ = snapshot.reference(read_at, act.watch)
+    sys.stdout.write(render(shell, act, session_ref(args.session, ref_ns), quiet))
     return 0
 
 

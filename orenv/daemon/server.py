@@ -34,7 +34,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 
-from .. import __version__, paths, shells
+from .. import __version__, paths, shells, snapshot
 from .._fsutil import atomic_write
 from ..activation import Activation, compute
 from ..commands.export import render
@@ -61,9 +61,10 @@ class DaemonBusyError(OrenvError):
 @dataclasses.dataclass
 class Entry:
     act: Activation
-    newest: int
+    ref: int  # the reference mtime for shells given act (see snapshot)
     gen: int
     complete: bool = True  # False: a key could not be read (not cached)
+    settled: bool = True  # False: a watched file is as new as the read (not cached)
 
 
 @dataclasses.dataclass
@@ -80,14 +81,6 @@ class Session:
 
 def _signature(act: Activation) -> tuple[Any, ...]:
     return (tuple(sorted(act.env.items())), act.message, act.state)
-
-
-def _newest(files: tuple[str, ...]) -> int:
-    newest = 0
-    for f in files:
-        with contextlib.suppress(OSError):
-            newest = max(newest, os.stat(f).st_mtime_ns)
-    return newest
 
 
 def _proc_created(pid: int) -> float | None:
@@ -377,30 +370,31 @@ class Daemon:
         raw_env = req.get("env") or {}
         env = {k: v for k, v in raw_env.items()
                if k in protocol.ENV_PASSED and isinstance(v, str)}
-        why = req.get("why", "cd")
-        fresh = why == "change"
+        # The shell saw a newer file: do not trust the cache, nor wait for
+        # file events still on their way.
+        fresh = req.get("why", "cd") == "change"
         if fresh:
-            # The shell saw a newer file: do not trust the cache for what the
-            # watcher may not have delivered yet.
-            stamp, keys = self._mtime(self.stamp), self._mtime(self.keys_file)
-            if keys != self.keys_seen:
-                self.keys_seen = keys
-                self.invalidate("keys_changed", keys=True)
-            elif stamp != self.stamp_seen:
-                self.stamp_seen = stamp
-                self.invalidate("stamp")
+            self._catch_up()
+        session = str(req.get("session") or "")
+        pid = int(session) if session and set(session) <= _SESSION_OK and len(session) <= 10 else 0
+        # Both before the answer is computed: a live reload signalled
+        # meanwhile leaves the session stamp newer than the shell's reference,
+        # and an invalidation meanwhile makes the shell ask again.
+        stamp_before = self._session_stamp_time(pid) if pid else 0
+        with self.lock:
+            gen = self.gen
         entry = self.entry(os.path.normpath(cwd), env, fresh=fresh)
         quiet = bool(env.get("ORENV_QUIET"))
         if not quiet:
             cfg = self._config()
             quiet = bool(cfg and cfg.quiet)
         act = entry.act
-        session = str(req.get("session") or "")
         ref = ""
-        if session and set(session) <= _SESSION_OK and len(session) <= 10:
-            ref, sstamp = self._session_files(int(session), shell.name, cwd, env, entry, fresh)
+        if pid:
+            ref, sstamp = self._session_files(pid, shell.name, cwd, env, entry, fresh,
+                                              stamp_before, gen)
             act = dataclasses.replace(act, watch=(*act.watch, sstamp))
-        return render(shell, act, None, quiet, ref=ref)
+        return render(shell, act, ref, quiet)
 
     # ---------------------------------------------------------------- cache
 
@@ -422,9 +416,20 @@ class Daemon:
         self.config = (self.gen, cfg)
         return cfg
 
+    def _catch_up(self) -> None:
+        """Invalidate for key and trust changes whose file events are still on their way."""
+        stamp, keys = self._mtime(self.stamp), self._mtime(self.keys_file)
+        with self.lock:
+            keys_changed = keys != self.keys_seen
+            changed = keys_changed or stamp != self.stamp_seen
+            self.keys_seen, self.stamp_seen = keys, stamp
+        if changed:
+            self.invalidate("keys_changed" if keys_changed else "stamp", keys=keys_changed)
+
     def entry(self, cwd: str, env: dict[str, str], *, fresh: bool = False,
               key_timeout: float = KEYRING_TIMEOUT) -> Entry:
         key = (cwd, env.get("CLAUDE_CODE_EXTRA_BODY"), env.get("ANTHROPIC_CUSTOM_HEADERS"))
+        read_at = snapshot.read_time()  # before any input is read: see snapshot
         with self.lock:
             gen = self.gen
             hit = self.cache.get(key)
@@ -458,10 +463,11 @@ class Daemon:
         base = {k: v for k, v in env.items() if k != "ORENV_QUIET"}
         act = compute(cwd, base, read_key=read_key,
                       config=None if fresh else self._config())
-        new = Entry(act=act, newest=_newest(act.watch), gen=gen, complete=not failed)
+        ref, settled = snapshot.reference(read_at, act.watch)
+        new = Entry(act=act, ref=ref, gen=gen, complete=not failed, settled=settled)
         self.watcher.ensure(os.path.dirname(f) for f in act.watch)
         with self.lock:
-            if not failed and self.gen == gen:
+            if not failed and settled and self.gen == gen:
                 self.cache[key] = new
                 self.cache.move_to_end(key)
                 while len(self.cache) > MAX_ENTRIES:
@@ -479,16 +485,26 @@ class Daemon:
         self.dirty.set()
 
     def _on_event(self, path: str, kind: str) -> None:
-        if kind == "keys":
-            self.keys_seen = self._mtime(self.keys_file)
-        elif path == str(self.stamp):
-            self.stamp_seen = self._mtime(self.stamp)
+        with self.lock:
+            if kind == "keys":
+                self.keys_seen = self._mtime(self.keys_file)
+            elif path == str(self.stamp):
+                self.stamp_seen = self._mtime(self.stamp)
         self.invalidate("file_event", keys=kind == "keys", path=path)
 
     # ------------------------------------------------------------- sessions
 
+    def _session_stamp_time(self, pid: int) -> int:
+        with self.lock:
+            sess = self.sessions.get(pid)
+            if sess is not None:
+                return sess.stamp_mtime
+        return self._mtime(self.sessions_dir / f"{pid}.stamp")
+
     def _session_files(self, pid: int, shell: str, cwd: str, env: dict[str, str],
-                       entry: Entry, fresh: bool) -> tuple[str, str]:
+                       entry: Entry, fresh: bool, stamp_before: int, gen: int
+                       ) -> tuple[str, str]:
+        """Record the session's answer and set its reference file (see ``snapshot``)."""
         ref = self.sessions_dir / str(pid)
         stamp = self.sessions_dir / f"{pid}.stamp"
         with self.lock:
@@ -505,7 +521,13 @@ class Daemon:
                 self.sessions[pid] = sess
         sess.cwd, sess.env, sess.shell = cwd, env, shell
         sess.sig = _signature(entry.act)
-        newest = max(entry.newest, sess.stamp_mtime)
+        with self.lock:
+            moved = self.gen != gen
+        # Invalidated before the session was recorded: the answer may predate
+        # the change, and the refresher may have looked at the old record, so
+        # the shell asks again at its next prompt. Invalidated later: the
+        # refresher compares with this record and signals the shell.
+        newest = 0 if moved else max(entry.ref, stamp_before)
         if fresh or sess.ref_mtime != newest:
             ref.touch(mode=0o600)
             os.utime(ref, ns=(newest, newest))
@@ -529,25 +551,31 @@ class Daemon:
             if keys_gone and sessions:
                 self.prefetch_keys()
             for sess in sessions:
-                try:
-                    entry = self.entry(sess.cwd, sess.env, key_timeout=2.0)
-                except Exception as exc:  # keep serving the other shells
-                    self.log.warning("refresh_failed", error=type(exc).__name__)
-                    continue
-                if not entry.complete:
-                    continue  # keyring trouble: the shell finds out on its own
-                if _signature(entry.act) != sess.sig:
-                    now = time.time_ns()
-                    try:
-                        stamp = self.sessions_dir / f"{sess.pid}.stamp"
-                        stamp.touch(mode=0o600)
-                        os.utime(stamp, ns=(now, now))
-                    except OSError:
-                        continue
-                    sess.stamp_mtime = now
-                    sess.sig = _signature(entry.act)
-                    self.stats["reloads"] += 1
-                    self.log.info("session_reload", session=sess.pid, state=entry.act.state)
+                self.refresh_session(sess)
+
+    def refresh_session(self, sess: Session) -> None:
+        """Recompute one shell's answer; touch its session stamp if it changed."""
+        try:
+            entry = self.entry(sess.cwd, sess.env, key_timeout=2.0)
+        except Exception as exc:  # keep serving the other shells
+            self.log.warning("refresh_failed", error=type(exc).__name__)
+            return
+        if not entry.complete:
+            return  # keyring trouble: the shell finds out on its own
+        if _signature(entry.act) == sess.sig:
+            return
+        # Strictly newer than any reference a shell was given.
+        now = max(time.time_ns(), sess.stamp_mtime + 1)
+        try:
+            stamp = self.sessions_dir / f"{sess.pid}.stamp"
+            stamp.touch(mode=0o600)
+            os.utime(stamp, ns=(now, now))
+        except OSError:
+            return
+        sess.stamp_mtime = now
+        sess.sig = _signature(entry.act)
+        self.stats["reloads"] += 1
+        self.log.info("session_reload", session=sess.pid, state=entry.act.state)
 
     def _housekeeping(self) -> None:
         idle_since: float | None = None

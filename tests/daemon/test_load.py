@@ -28,6 +28,14 @@ def _policy_text(name: str, generation: int) -> str:
             f"[env]\nWHICH = \"{name}\"\n")
 
 
+def _describe(env: dict[str, str]) -> str:
+    """What a shell had, for a failure message: markers, and the key only by label."""
+    token = env.get("ANTHROPIC_AUTH_TOKEN")
+    label = {None: "none", KEY: "KEY", KEY2: "KEY2"}.get(token, "another value")
+    shown = {k: env[k] for k in ("WHICH", "ORENV_ACTIVE", "ORENV_STATE") if k in env}
+    return f"{shown} token={label}"
+
+
 def test_cds_with_concurrent_edits_and_key_rotation(
     keyed: DaemonCtl, shell_factory: Callable[..., Shell]
 ) -> None:
@@ -59,9 +67,7 @@ def test_cds_with_concurrent_edits_and_key_rotation(
         with lock:
             observations += 1
             if not ok:
-                # Names only: test output never shows a key.
-                wrong.append(f"{sh.kind} pid {sh.pid} in {target.name}: "
-                             f"{sorted(k for k in env if k.startswith(('ORENV', 'WHICH')))}")
+                wrong.append(f"{sh.kind} pid {sh.pid} in {target.name}: {_describe(env)}")
 
     def drive(idx: int, sh: Shell, finals: dict[int, Path]) -> None:
         rng = random.Random(idx)  # noqa: S311 - a reproducible walk, not a secret
