@@ -5,7 +5,9 @@
 # and tests the watched files' times against a per-session reference file
 # with the [[ -nt ]] builtin. On a change it asks the daemon (zsh: over its
 # socket with builtins; bash/fish: one small client), or `orenv export bash`
-# when the daemon cannot answer.
+# when the daemon cannot answer. With no .orenv.toml at or above $PWD there
+# is nothing to ask: the hook looks for one itself, with builtins, on cd and
+# at each prompt (one created above is picked up at the next prompt).
 #
 # Values orenv replaced are kept in the non-exported arrays below (bash never
 # exports arrays), and are put back exactly when the policy no longer applies.
@@ -33,6 +35,7 @@ __orenv_why='cd'
 __orenv_out=''
 __orenv_dtry=-10
 __orenv_ref=''
+__orenv_none=0
 __orenv_lastmsg=''
 __orenv_gotmsg=0
 declare -p __orenv_names >/dev/null 2>&1 || declare -ga __orenv_names=()
@@ -103,6 +106,17 @@ __orenv_msg() {
   printf '%s\n' "$1" >&2
 }
 
+__orenv_find() {
+  # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
+  # for: anything by that name, even a dangling link; the daemon judges it.)
+  local __orenv_d=${PWD%/}
+  while :; do
+    [[ -e $__orenv_d/.orenv.toml || -L $__orenv_d/.orenv.toml ]] && return 0
+    [[ -n $__orenv_d ]] || return 1
+    __orenv_d=${__orenv_d%/*}
+  done
+}
+
 __orenv_spawn() {
   # Start the daemon in the background (at most every 5 s); never waits.
   [[ -z ${ORENV_NO_DAEMON-} ]] || return 0
@@ -115,7 +129,12 @@ __orenv_reload() {
   local __orenv_out __orenv_had=${#__orenv_names[@]}
   __orenv_gotmsg=0
   __orenv_restore
-  if [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_rt/daemon.sock && -r $__orenv_rt/client.py ]] &&
+  __orenv_none=0
+  if ! __orenv_find; then
+    # No policy: the answer is "nothing", which the restore above applied.
+    __orenv_none=1
+    __orenv_watchlist=()
+  elif [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_rt/daemon.sock && -r $__orenv_rt/client.py ]] &&
     __orenv_out=$("$__orenv_py" -I -S "$__orenv_rt/client.py" bash "$$" "$__orenv_why" \
       "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
     eval "$__orenv_out"
@@ -143,6 +162,11 @@ __orenv_hook() {
   if [[ $PWD != "$__orenv_pwd" ]]; then
     __orenv_why='cd'
     __orenv_reload
+  elif (( __orenv_none )); then
+    if __orenv_find; then
+      __orenv_why=change
+      __orenv_reload
+    fi
   else
     for __orenv_f in "${__orenv_watchlist[@]}"; do
       if [[ ! -e $__orenv_f || $__orenv_f -nt $__orenv_ref ]]; then

@@ -3,7 +3,10 @@
 # An idle prompt runs no process: it compares $PWD with the last directory
 # and tests the watched files' times against a per-session reference file
 # with the `test -nt` builtin. Only on a change does it ask the daemon (one small
-# client), or `orenv export fish` when the daemon cannot answer.
+# client), or `orenv export fish` when the daemon cannot answer. With no
+# .orenv.toml at or above $PWD there is nothing to ask: the hook looks for one
+# itself, with builtins, on cd and at each prompt (one created above is picked
+# up at the next prompt).
 #
 # Values orenv replaced are kept in non-exported global variables, never in
 # the environment, and are put back exactly when the policy no longer applies.
@@ -34,6 +37,7 @@ end
 set -g __orenv_why cd
 set -g __orenv_dtry 0
 set -g __orenv_ref ''
+set -g __orenv_none 0
 set -g __orenv_lastmsg ''
 set -g __orenv_gotmsg 0
 set -q __orenv_names; or set -g __orenv_names
@@ -99,6 +103,19 @@ function __orenv_msg
     printf '%s\n' $argv[1] >&2
 end
 
+function __orenv_find
+    # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
+    # for: anything by that name, even a dangling link; the daemon judges it.)
+    set -l d (string replace -r '/$' '' -- $PWD)
+    while true
+        if test -e "$d/.orenv.toml"; or test -L "$d/.orenv.toml"
+            return 0
+        end
+        test -n "$d"; or return 1
+        set d (string replace -r '/[^/]*$' '' -- $d)
+    end
+end
+
 function __orenv_spawn
     # Start the daemon in the background (at most every 5 s); never waits.
     test -n "$ORENV_NO_DAEMON"; and return 0
@@ -114,11 +131,16 @@ function __orenv_reload
     set -g __orenv_pwd $PWD
     set -g __orenv_gotmsg 0
     __orenv_restore
+    set -g __orenv_none 0
     set -l out
-    if test -z "$ORENV_NO_DAEMON"; and test -S $__orenv_rt/daemon.sock; and test -r $__orenv_rt/client.py
+    if not __orenv_find
+        # No policy: the answer is "nothing", which the restore above applied.
+        set -g __orenv_none 1
+        set -g __orenv_watchlist
+    else if test -z "$ORENV_NO_DAEMON"; and test -S $__orenv_rt/daemon.sock; and test -r $__orenv_rt/client.py
         set out ($__orenv_py -I -S $__orenv_rt/client.py fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD | string collect)
     end
-    if test -z "$out"
+    if test $__orenv_none = 0; and test -z "$out"
         # What is left of the prompt's 1 s after a failed daemon attempt.
         set out ($__orenv_bin export fish --session $fish_pid --deadline 0.4 | string collect)
         __orenv_spawn
@@ -137,6 +159,13 @@ function __orenv_check
     if test "$PWD" != "$__orenv_pwd"
         set -g __orenv_why cd
         __orenv_reload
+        return 0
+    end
+    if test $__orenv_none = 1
+        if __orenv_find
+            set -g __orenv_why change
+            __orenv_reload
+        end
         return 0
     end
     for f in $__orenv_watchlist

@@ -4,7 +4,9 @@
 # and tests the watched files' times against a per-session reference file
 # with the [[ -nt ]] builtin. On a change it asks the daemon (zsh: over its
 # socket with builtins; bash/fish: one small client), or `orenv export zsh`
-# when the daemon cannot answer.
+# when the daemon cannot answer. With no .orenv.toml at or above $PWD there
+# is nothing to ask: the hook looks for one itself, with builtins, on cd and
+# at each prompt (one created above is picked up at the next prompt).
 #
 # Values orenv replaced are kept in the non-exported arrays below, never in
 # the environment, and are put back exactly when the policy no longer applies.
@@ -20,6 +22,7 @@ else
   typeset -g __orenv_sock=${TMPDIR-/tmp}/orenv-$UID/daemon.sock
 fi
 typeset -g __orenv_why=cd __orenv_out=''
+typeset -gi __orenv_none=0
 typeset -gF __orenv_dtry=0
 typeset -ga __orenv_names __orenv_watchlist
 typeset -gA __orenv_saved __orenv_local
@@ -97,6 +100,17 @@ __orenv_jstr() {
   __orenv_j=\"$s\"
 }
 
+__orenv_find() {
+  # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
+  # for: anything by that name, even a dangling link; the daemon judges it.)
+  local d=${PWD%/}
+  while :; do
+    [[ -e $d/.orenv.toml || -L $d/.orenv.toml ]] && return 0
+    [[ -n $d ]] || return 1
+    d=${d%/*}
+  done
+}
+
 __orenv_ask() {
   # Ask the daemon over its socket; the code lands in __orenv_out only when the
   # whole answer (ending with this request's nonce) arrived within 0.45 s.
@@ -154,7 +168,12 @@ __orenv_reload() {
   __orenv_pwd=$PWD
   __orenv_gotmsg=0
   __orenv_restore
-  if __orenv_ask; then
+  __orenv_none=0
+  if ! __orenv_find; then
+    # No policy: the answer is "nothing", which the restore above applied.
+    __orenv_none=1
+    __orenv_watchlist=()
+  elif __orenv_ask; then
     eval "$__orenv_out"
   else
     # What is left of the prompt's 1 s after a failed daemon attempt.
@@ -174,6 +193,13 @@ __orenv_precmd() {
   if [[ $PWD != "$__orenv_pwd" ]]; then
     __orenv_why=cd
     __orenv_reload
+    return 0
+  fi
+  if (( __orenv_none )); then
+    if __orenv_find; then
+      __orenv_why=change
+      __orenv_reload
+    fi
     return 0
   fi
   local f

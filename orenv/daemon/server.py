@@ -6,13 +6,14 @@ decides; a socket left by a killed daemon is replaced). Peers are checked with
 request line and gets one answer (``protocol``).
 
 Cache: an ``Entry`` per (directory, merged variables) holds the computed
-``Activation`` and the newest mtime of the files it depends on; keys read from
-the keyring are cached by name. A watchdog event that can change an answer
-(a ``.orenv.toml`` above a known directory, the trust store, config, the
-global stamp ``orenv`` touches on allow/deny/key set) bumps a generation,
-which invalidates the entries; a refresh pass then recomputes each live
-shell's answer and touches ``sessions/PID.stamp`` when it differs, which that
-shell's hook sees at its next prompt with a builtin ``-nt`` test.
+``Activation`` and the reference time shells get with it (``snapshot``: from
+before its inputs were read); keys read from the keyring are cached by name.
+A watchdog event that can change an answer (a ``.orenv.toml`` above a known
+directory, the trust store, config, the global stamp ``orenv`` touches on
+allow/deny/key set) bumps a generation, which invalidates the entries; a
+refresh pass then recomputes each live shell's answer and touches
+``sessions/PID.stamp`` when it differs, which that shell's hook sees at its
+next prompt with a builtin ``-nt`` test.
 """
 
 from __future__ import annotations
@@ -427,7 +428,7 @@ class Daemon:
             self.invalidate("keys_changed" if keys_changed else "stamp", keys=keys_changed)
 
     def entry(self, cwd: str, env: dict[str, str], *, fresh: bool = False,
-              key_timeout: float = KEYRING_TIMEOUT) -> Entry:
+              key_timeout: float | None = None) -> Entry:
         key = (cwd, env.get("CLAUDE_CODE_EXTRA_BODY"), env.get("ANTHROPIC_CUSTOM_HEADERS"))
         read_at = snapshot.read_time()  # before any input is read: see snapshot
         with self.lock:
@@ -451,7 +452,7 @@ class Daemon:
             from ..keyreader import read_key as read_out_of_process
 
             try:
-                value = read_out_of_process(name, key_timeout)
+                value = read_out_of_process(name, key_timeout or KEYRING_TIMEOUT)
             except BaseException:
                 failed.append(name)
                 raise

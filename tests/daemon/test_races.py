@@ -26,6 +26,9 @@ from .conftest import KEY, KEY2, DaemonCtl
 def daemon(keyed: DaemonCtl, monkeypatch: pytest.MonkeyPatch) -> Daemon:
     for k, v in keyed.home.env.items():
         monkeypatch.setenv(k, v)
+    # As the dctl daemons have (ORENV_DAEMON_KEYRING_TIMEOUT): a loaded test
+    # machine can take longer than the product's 0.4 s to read a key.
+    monkeypatch.setattr(server, "KEYRING_TIMEOUT", 3.0)
     return Daemon(linger=1)
 
 

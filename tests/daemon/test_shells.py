@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 from harness import Shell
 
-from .conftest import KEY, KEY2, KINDS, DaemonCtl, daemon_procs
+from .conftest import KEY, KEY2, KINDS, POLICY, DaemonCtl, daemon_procs
 
 ShellFactory = Callable[..., Shell]
 
@@ -67,7 +67,6 @@ def test_live_reload_without_cd(kind: str, keyed: DaemonCtl,
     work.mkdir(parents=True)
     sh = shell_factory(kind, cwd=work)
     sh.run("true")
-    keyed.wait_shells(1)
     pid = sh.pid
 
     def next_prompt_after_daemon(action: Callable[[], object]) -> str:
@@ -76,12 +75,14 @@ def test_live_reload_without_cd(kind: str, keyed: DaemonCtl,
         keyed.wait_stamp_touched(pid, before)
         return sh.run("true")
 
-    # 1. A policy created above the cwd, no cd: blocked until allowed.
+    # 1. A policy created above the cwd, no cd: blocked until allowed. (With
+    # none above, the hook looks for one itself at each prompt.)
     policy_file = keyed.home.path / "a" / ".orenv.toml"
-    out = next_prompt_after_daemon(lambda: policy_file.write_text(
-        '[openrouter]\nkey = "work"\n'))
+    policy_file.write_text('[openrouter]\nkey = "work"\n')
+    out = sh.run("true")
     assert "not allowed yet" in out
     assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
+    keyed.wait_shells(1)
     # 2. orenv allow (from elsewhere): applied.
     out = next_prompt_after_daemon(lambda: keyed.orenv("allow", str(policy_file)))
     assert "loaded a" in out
@@ -225,3 +226,37 @@ def test_idle_prompts_run_no_process(kind: str, keyed: DaemonCtl,
             sh.run("")
 
     assert processes_started(sh, idle) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("daemon", ["up", "off"])
+def test_no_policy_above_runs_no_process(kind: str, daemon: str, keyed: DaemonCtl,
+                                         shell_factory: ShellFactory) -> None:
+    """strace: where no .orenv.toml is at or above, cds and prompts start nothing
+    (the hook looks itself), daemon or not; one created above is picked up at
+    the next prompt, without a cd."""
+    plain = keyed.home.path / "plain" / "a"
+    plain.mkdir(parents=True)
+    if daemon == "up":
+        keyed.start()
+    sh = shell_factory(kind, cwd=plain, env={"ORENV_NO_DAEMON": "1"} if daemon == "off" else {})
+
+    def cds_and_prompts() -> None:
+        for _ in range(3):
+            sh.cd(plain.parent)
+            sh.cd(plain)
+            sh.cd("/")
+            sh.cd(plain)
+            sh.run("")
+
+    assert processes_started(sh, cds_and_prompts) == []
+    (plain.parent / ".orenv.toml").write_text(POLICY)
+    out = sh.run("true")
+    assert "not allowed" in out or "orenv allow" in out, out
+    keyed.orenv("allow", str(plain.parent))
+    sh.run("true")
+    has_key = sh.env().get("ANTHROPIC_AUTH_TOKEN") == KEY
+    assert has_key
+    (plain.parent / ".orenv.toml").unlink()
+    assert "unloaded" in sh.run("true")
+    assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
