@@ -277,10 +277,12 @@ def main() -> int:
     lines += [
         "Notes: the hook functions are called in a loop inside one shell process "
         "(`__orenv_precmd`/`__orenv_hook` vs `_direnv_hook`), after each `cd` as a prompt "
-        "would; zsh's `cd` also runs chpwd hooks (both tools use them). bash reaches the "
-        "daemon through one `python -I -S` client per cd; zsh through `zsocket` (no "
-        "process). First load: a project directory the daemon has not seen (orenv) / "
-        "an allowed `.envrc` not yet loaded (direnv).", ""]
+        "would; zsh's `cd` also runs chpwd hooks (both tools use them). With no "
+        "`.orenv.toml` at or above, the orenv hook decides by itself with builtins (no "
+        "process, no daemon). Into or within a project, bash reaches the daemon through "
+        "one `python -I -S` client per cd; zsh through `zsocket` (no process). First "
+        "load: a project directory the daemon has not seen (orenv) / an allowed `.envrc` "
+        "not yet loaded (direnv).", ""]
     text = "\n".join(lines)
     Path(args.out).write_text(text)
     print(text)

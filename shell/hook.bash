@@ -40,6 +40,7 @@ __orenv_lastmsg=''
 __orenv_gotmsg=0
 declare -p __orenv_names >/dev/null 2>&1 || declare -ga __orenv_names=()
 declare -p __orenv_watchlist >/dev/null 2>&1 || declare -ga __orenv_watchlist=()
+declare -ga __orenv_cands=()
 declare -gA __orenv_saved __orenv_local
 
 # A shell started inside an active project inherits the exported values but
@@ -109,12 +110,23 @@ __orenv_msg() {
 __orenv_find() {
   # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
   # for: anything by that name, even a dangling link; the daemon judges it.)
+  # The paths are kept for the idle prompt's check (__orenv_found).
   local __orenv_d=${PWD%/}
+  __orenv_cands=()
   while :; do
-    [[ -e $__orenv_d/.orenv.toml || -L $__orenv_d/.orenv.toml ]] && return 0
-    [[ -n $__orenv_d ]] || return 1
+    __orenv_cands+=("$__orenv_d/.orenv.toml")
+    [[ -n $__orenv_d ]] || break
     __orenv_d=${__orenv_d%/*}
   done
+  __orenv_found
+}
+
+__orenv_found() {
+  local __orenv_f
+  for __orenv_f in "${__orenv_cands[@]}"; do
+    [[ -e $__orenv_f || -L $__orenv_f ]] && return 0
+  done
+  return 1
 }
 
 __orenv_spawn() {
@@ -163,7 +175,7 @@ __orenv_hook() {
     __orenv_why='cd'
     __orenv_reload
   elif (( __orenv_none )); then
-    if __orenv_find; then
+    if __orenv_found; then
       __orenv_why=change
       __orenv_reload
     fi

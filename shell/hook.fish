@@ -38,6 +38,7 @@ set -g __orenv_why cd
 set -g __orenv_dtry 0
 set -g __orenv_ref ''
 set -g __orenv_none 0
+set -g __orenv_cands
 set -g __orenv_lastmsg ''
 set -g __orenv_gotmsg 0
 set -q __orenv_names; or set -g __orenv_names
@@ -106,14 +107,24 @@ end
 function __orenv_find
     # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
     # for: anything by that name, even a dangling link; the daemon judges it.)
+    # The paths are kept for the idle prompt's check (__orenv_found).
     set -l d (string replace -r '/$' '' -- $PWD)
+    set -g __orenv_cands
     while true
-        if test -e "$d/.orenv.toml"; or test -L "$d/.orenv.toml"
-            return 0
-        end
-        test -n "$d"; or return 1
+        set -g -a __orenv_cands "$d/.orenv.toml"
+        test -n "$d"; or break
         set d (string replace -r '/[^/]*$' '' -- $d)
     end
+    __orenv_found
+end
+
+function __orenv_found
+    for f in $__orenv_cands
+        if test -e $f; or test -L $f
+            return 0
+        end
+    end
+    return 1
 end
 
 function __orenv_spawn
@@ -162,7 +173,7 @@ function __orenv_check
         return 0
     end
     if test $__orenv_none = 1
-        if __orenv_find
+        if __orenv_found
             set -g __orenv_why change
             __orenv_reload
         end

@@ -24,7 +24,7 @@ fi
 typeset -g __orenv_why=cd __orenv_out=''
 typeset -gi __orenv_none=0
 typeset -gF __orenv_dtry=0
-typeset -ga __orenv_names __orenv_watchlist
+typeset -ga __orenv_names __orenv_watchlist __orenv_cands
 typeset -gA __orenv_saved __orenv_local
 
 # A shell started inside an active project inherits the exported values but
@@ -103,12 +103,23 @@ __orenv_jstr() {
 __orenv_find() {
   # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
   # for: anything by that name, even a dangling link; the daemon judges it.)
+  # The paths are kept for the idle prompt's check (__orenv_found).
   local d=${PWD%/}
+  __orenv_cands=()
   while :; do
-    [[ -e $d/.orenv.toml || -L $d/.orenv.toml ]] && return 0
-    [[ -n $d ]] || return 1
+    __orenv_cands+=("$d/.orenv.toml")
+    [[ -n $d ]] || break
     d=${d%/*}
   done
+  __orenv_found
+}
+
+__orenv_found() {
+  local f
+  for f in "${__orenv_cands[@]}"; do
+    [[ -e $f || -L $f ]] && return 0
+  done
+  return 1
 }
 
 __orenv_ask() {
@@ -196,7 +207,7 @@ __orenv_precmd() {
     return 0
   fi
   if (( __orenv_none )); then
-    if __orenv_find; then
+    if __orenv_found; then
       __orenv_why=change
       __orenv_reload
     fi

@@ -44,3 +44,43 @@ def test_binary_path_is_literal(kind: str, tmp_path: Path) -> None:
 def test_hook_files_are_real_files() -> None:
     for kind in ("zsh", "bash", "fish"):
         assert "@ORENV_BIN@" in hook_source(f"hook.{kind}")
+
+
+def _tree(root: Path) -> list[Path]:
+    """Directories to ask about: with and without a policy above, odd names."""
+    odd = root / "sp ace" / "st*r" / "br[a]ck" / "qu'ote" / "dol$(x)"
+    odd.mkdir(parents=True)
+    plain = root / "plain" / "deep" / "er"
+    plain.mkdir(parents=True)
+    (root / "sp ace" / "st*r" / ".orenv.toml").write_text("")
+    dangling = root / "dangling" / "sub"
+    dangling.mkdir(parents=True)
+    (root / "dangling" / ".orenv.toml").symlink_to(root / "nowhere")
+    as_dir = root / "as-dir" / "sub"
+    as_dir.mkdir(parents=True)
+    (root / "as-dir" / ".orenv.toml").mkdir()
+    return [odd, plain, dangling, as_dir, root, Path("/")]
+
+
+@pytest.mark.parametrize("kind", ["zsh", "bash", "fish"])
+def test_hook_looks_for_policies_as_orenv_does(kind: str, tmp_path: Path) -> None:
+    """The hook's own "no policy above" check agrees with policy.find_nearest."""
+    from orenv import paths
+    from orenv.policy import find_nearest
+
+    hook = tmp_path / f"hook.{kind}"
+    hook.write_text(shells.get(kind).hook("/nonexistent/orenv"))
+    assert f"/{paths.POLICY_NAME}" in hook.read_text()
+    root = tmp_path / "t"
+    for d in _tree(root):
+        if kind == "fish":
+            argv = ["fish", "--no-config", "-c",
+                    f"source {hook}; __orenv_find; and echo yes; or echo no"]
+        else:
+            argv = [kind, "-f" if kind == "zsh" else "--norc", "-c",
+                    f'source "{hook}"; __orenv_find && echo yes || echo no']
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=d,
+                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                  "ORENV_NO_DAEMON": "1"})
+        expected = "yes" if find_nearest(str(d)) else "no"
+        assert out.stdout.strip().splitlines()[-1:] == [expected], (d, out.stdout, out.stderr)
