@@ -260,3 +260,43 @@ def test_no_policy_above_runs_no_process(kind: str, daemon: str, keyed: DaemonCt
     (plain.parent / ".orenv.toml").unlink()
     assert "unloaded" in sh.run("true")
     assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
+
+
+def test_warm_cd_touches_neither_disk_nor_keyring(keyed: DaemonCtl,
+                                                  shell_factory: ShellFactory) -> None:
+    """strace the daemon (all threads) while a zsh cds between known projects:
+    no file outside the runtime directory (and /proc, where the liveness check
+    reads), no keyring connection, no child process."""
+    a, b = keyed.policy("a"), keyed.policy("b")
+    pid = keyed.start()
+    sh = shell_factory("zsh")
+    for d in (a, b, a, b):  # both answers cached, the session registered
+        sh.cd(d)
+    log = sh.dir / "daemon-strace.log"
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=%file,%process,connect",
+                               "-o", str(log), "-p", str(pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # attach
+        before = keyed.status()["hits"]
+        for _ in range(5):
+            sh.cd(a)
+            sh.cd(b)
+        hits = keyed.status()["hits"]
+    finally:
+        tracer.terminate()
+        tracer.wait(10)
+    assert hits >= before + 10  # type: ignore[operator]
+    runtime = str(keyed.home.runtime)
+
+    def offending(line: str) -> bool:
+        if "execve(" in line or "connect(" in line:
+            return True
+        if "clone" in line:
+            return "CLONE_THREAD" not in line  # a thread is not a process
+        return '"/' in line and f'"{runtime}/' not in line and '"/proc/' not in line
+
+    bad = [line for line in log.read_text().splitlines() if offending(line)]
+    assert bad == [], bad[:10]
+    has_key = sh.env().get("ANTHROPIC_AUTH_TOKEN") == KEY
+    assert has_key
