@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import paths
 
-__all__ = ["atomic_write", "touch_stamp"]
+__all__ = ["atomic_write", "touch_at", "touch_stamp"]
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -30,6 +30,15 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
+def touch_at(path: Path, ns: int, mode: int = 0o666) -> None:
+    """Set *path*'s times to *ns* (one call when it exists); create it with *mode* if not."""
+    try:
+        os.utime(path, ns=(ns, ns))
+    except FileNotFoundError:
+        path.touch(mode=mode)
+        os.utime(path, ns=(ns, ns))
+
+
 def touch_stamp() -> None:
     """Tell every shell's hook, at its next prompt, that something changed.
 
@@ -39,6 +48,4 @@ def touch_stamp() -> None:
     with contextlib.suppress(OSError):
         stamp = paths.stamp_file()
         paths.ensure_private_dir(stamp.parent)
-        stamp.touch()
-        now = time.time_ns()
-        os.utime(stamp, ns=(now, now))
+        touch_at(stamp, time.time_ns())

@@ -23,6 +23,13 @@ class Config:
     quiet: bool = False
     path: str = field(default="", compare=False)
 
+    def host_refusal(self, host: str) -> str | None:
+        """Why keys must not go to *host*, or None when ``allowed_hosts`` lists it."""
+        if host in self.allowed_hosts:
+            return None
+        return (f"host {host!r} is not in allowed_hosts; if you trust it, add it to "
+                f"{self.path or 'config.toml'}")
+
 
 def load_config(path: Path | None = None) -> Config:
     """Read the global config; a missing file means the defaults."""

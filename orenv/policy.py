@@ -558,16 +558,11 @@ def _check_effective(policy: Policy, config: Config) -> None:
         raise PolicyError(nearest.path, 'no key: add key = "NAME" under [openrouter] '
                           "(or run `orenv set openrouter.key NAME`)",
                           line=line_of(text, "openrouter"), key="openrouter.key")
-    host = policy.host
-    if host not in config.allowed_hosts:
+    refusal = config.host_refusal(policy.host)
+    if refusal:
         owner = next((pf for pf in policy.files if pf.base_url), nearest)
         line = line_of(owner.content.decode("utf-8"), "openrouter", "base_url")
-        raise PolicyError(
-            owner.path,
-            f"host {host!r} is not in allowed_hosts; if you trust it, add it to "
-            f"{config.path or 'config.toml'}",
-            line=line, key="openrouter.base_url",
-        )
+        raise PolicyError(owner.path, refusal, line=line, key="openrouter.base_url")
 
 
 def load(start: str, config: Config) -> Policy | None:

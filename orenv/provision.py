@@ -147,11 +147,9 @@ def check_host(base_url: str, config: Config | None = None) -> str:
     from urllib.parse import urlsplit
 
     config = config or load_config()
-    host = (urlsplit(base_url).hostname or "").lower().rstrip(".")
-    if host not in config.allowed_hosts:
-        raise UsageError(
-            f"host {host!r} is not in allowed_hosts; if you trust it, add it to "
-            f"{config.path or 'config.toml'}")
+    refusal = config.host_refusal((urlsplit(base_url).hostname or "").lower().rstrip("."))
+    if refusal:
+        raise UsageError(refusal)
     return base_url
 
 

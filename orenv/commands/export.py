@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths, shells, snapshot
+from .._fsutil import touch_at
 from ..activation import Activation, compute
 from ..config import load_config
 from ..errors import OrenvError
@@ -41,8 +42,7 @@ def session_ref(session: str | None, ref_ns: int) -> str:
             stamp.touch()
         ref = sdir / session
         is_new = not ref.exists()
-        ref.touch()
-        os.utime(ref, ns=(ref_ns, ref_ns))
+        touch_at(ref, ref_ns)
         if is_new:
             _prune(sdir)
         return str(ref)

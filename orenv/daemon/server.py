@@ -36,7 +36,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 
 from .. import __version__, paths, shells, snapshot
-from .._fsutil import atomic_write
+from .._fsutil import atomic_write, touch_at
 from ..activation import Activation, compute
 from ..commands.export import render
 from ..config import Config, load_config
@@ -516,8 +516,7 @@ class Daemon:
             try:
                 sess.stamp_mtime = os.stat(stamp).st_mtime_ns
             except FileNotFoundError:
-                stamp.touch(mode=0o600)
-                os.utime(stamp, ns=(0, 0))
+                touch_at(stamp, 0, mode=0o600)
             with self.lock:
                 self.sessions[pid] = sess
         sess.cwd, sess.env, sess.shell = cwd, env, shell
@@ -530,8 +529,7 @@ class Daemon:
         # refresher compares with this record and signals the shell.
         newest = 0 if moved else max(entry.ref, stamp_before)
         if fresh or sess.ref_mtime != newest:
-            ref.touch(mode=0o600)
-            os.utime(ref, ns=(newest, newest))
+            touch_at(ref, newest, mode=0o600)
             sess.ref_mtime = newest
         return str(ref), str(stamp)
 
@@ -569,8 +567,7 @@ class Daemon:
         now = max(time.time_ns(), sess.stamp_mtime + 1)
         try:
             stamp = self.sessions_dir / f"{sess.pid}.stamp"
-            stamp.touch(mode=0o600)
-            os.utime(stamp, ns=(now, now))
+            touch_at(stamp, now, mode=0o600)
         except OSError:
             return
         sess.stamp_mtime = now
