@@ -7,6 +7,7 @@ missing one fails loudly.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,47 @@ class Home:
     @property
     def runtime(self) -> Path:
         return Path(self.env["XDG_RUNTIME_DIR"])
+
+
+def run_orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
+              env: dict[str, str] | None = None, check: bool = False,
+              timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run the installed `orenv` as the user of *home* would (a key, if any, on stdin).
+
+    With *check*, a failure raises (with orenv's stderr, which never holds a key).
+    """
+    full = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env, **(env or {})}
+    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
+                          env=full, cwd=cwd or home.path, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"orenv {' '.join(args)} failed ({proc.returncode}): "
+                             f"{proc.stderr}")
+    return proc
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    """stdout of a run that must have succeeded."""
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single `orenv: ...` line of a run that must have failed cleanly."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("orenv:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def make_policy(home: Home, rel: str, text: str, *, allow: bool = True) -> Path:
+    """``home/rel/.orenv.toml`` with *text*, allowed unless told not to."""
+    d = home.path / rel
+    d.mkdir(parents=True, exist_ok=True)
+    (d / ".orenv.toml").write_text(text)
+    if allow:
+        run_orenv(home, "allow", str(d), check=True)
+    return d
 
 
 def make_home(root: Path, extra_env: dict[str, str] | None = None) -> Home:

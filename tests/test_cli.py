@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
-from conftest import Home
+from conftest import Home, ok, one_line_error
+from conftest import run_orenv as run
 from harness import base_path
 
 from orenv import cli, trust
 
 KEY = "sk-or-v1-" + "5" * 64
-
-
-def run(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env, **(env or {})}
-    return subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=full, cwd=cwd or home.path, timeout=30)
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("orenv:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def test_version_and_help_everywhere() -> None:

@@ -6,23 +6,18 @@ import json
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Home
-from harness import base_path
+from conftest import Home, run_orenv
 from standin import StandIn
-
-# A loaded 2-core machine can make the keyring slower than orenv's 0.8 s deadline.
-SLOW_KEYRING = {"ORENV_KEYRING_TIMEOUT": "5"}
 
 USER_ANTHROPIC = "sk-ant-api03-PLANTED-do-not-print-0000"
 
 
-def orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
-          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING, **home.env, **(env or {})}
-    return subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=full, cwd=cwd or home.path, timeout=60)
+def orenv(home: Home, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    # The test home's keyring deadline (5 s) already allows for a loaded machine.
+    return run_orenv(home, *args, timeout=60, **kwargs)
 
 
 def policy_text(base_url: str, haiku: str = "anthropic/claude-haiku-4.5") -> str:

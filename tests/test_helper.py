@@ -6,13 +6,10 @@ import json
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Home
-from harness import base_path
-
-# A loaded 2-core machine can make the keyring slower than orenv's 0.8 s deadline.
-SLOW_KEYRING = {"ORENV_KEYRING_TIMEOUT": "5"}
+from conftest import Home, run_orenv
 
 KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 POLICY = """\
@@ -27,14 +24,10 @@ API_TIMEOUT_MS = "600000"
 """
 
 
-def orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
-          check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING, **home.env}
-    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=env, cwd=cwd or home.path, timeout=30)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"orenv {' '.join(args)} failed: {proc.stderr}")
-    return proc
+def orenv(home: Home, *args: str, check: bool = True,
+          **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    # The test home's keyring deadline (5 s) already allows for a loaded machine.
+    return run_orenv(home, *args, check=check, **kwargs)
 
 
 @pytest.fixture
@@ -74,7 +67,7 @@ def test_on_off_in_an_empty_project(home: Home, proj: Path) -> None:
     no_key_anywhere(home, proj)
     # The helper command, run the way Claude Code runs it (/bin/sh), prints the key only.
     proc = subprocess.run(["/bin/sh", "-c", helper], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", **SLOW_KEYRING, **home.env}, cwd="/",
+                          env={"PATH": "/usr/bin:/bin", **home.env}, cwd="/",
                           timeout=30)
     assert proc.stdout == KEY + "\n" and proc.returncode == 0
     # status sees orenv's own helper as fine.

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Home
+from conftest import Home, ok
 from harness import KINDS, Shell
-from test_provision import SLOW_KEYRING_OK, ok, run
+from test_provision import SLOW_KEYRING_OK, run
 
 KEY = "sk-or-v1-" + "9" * 64
 # A profile name reaches prompts literally (once allowed; a blocked policy only

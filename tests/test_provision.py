@@ -14,14 +14,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Home
-from harness import base_path
+from conftest import Home, ok, one_line_error, run_orenv
 from standin import StandIn
 
 # These tests are not about the prompt's keyring deadline (0.8 s); on a loaded 2-core
-# machine a keyring read can take longer, so give every orenv process more time.
+# machine a keyring read can take longer, so the shells they start get more time
+# (orenv runs get the test home's 5 s).
 SLOW_KEYRING_OK = {"ORENV_KEYRING_TIMEOUT": "10"}
 
 
@@ -31,24 +32,8 @@ def standin() -> Iterator[StandIn]:
         yield s
 
 
-def run(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full = {"PATH": base_path(), "LANG": "C.UTF-8", **SLOW_KEYRING_OK, **home.env, **(env or {})}
-    return subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=full, cwd=cwd or home.path, timeout=60)
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
-    assert proc.returncode != 0, proc.stdout
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("orenv:")]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
+def run(home: Home, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_orenv(home, *args, timeout=60, **kwargs)
 
 
 def keyring_value(home: Home, name: str) -> str | None:

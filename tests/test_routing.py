@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import tomlkit
-from conftest import Home
+from conftest import Home, ok, one_line_error
 from harness import KINDS, Shell
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_provision import SLOW_KEYRING_OK, ok, one_line_error, run
+from test_provision import SLOW_KEYRING_OK, run
 
 from orenv.config import Config
 from orenv.errors import PolicyError

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Home
+from conftest import Home, ok, one_line_error
 from standin import StandIn
-from test_provision import allow_loopback, ok, one_line_error, run, uniq
+from test_provision import allow_loopback, run, uniq
 
 from orenv import budget
 from orenv.budget import Usage

@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
-from conftest import Home
-from harness import base_path
+from conftest import Home, make_policy, run_orenv
 
 KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 KEY2 = "sk-or-v1-" + "fedcba9876543210" * 4
@@ -66,22 +66,12 @@ class DaemonCtl:
     def pidfile(self) -> Path:
         return self.rt / "daemon.pid"
 
-    def orenv(self, *args: str, input: str | None = None, check: bool = True,
-              cwd: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": base_path(), "LANG": "C.UTF-8", **self.home.env}
-        proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                              env=env, cwd=cwd or self.home.path, timeout=timeout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"orenv {' '.join(args)} failed: {proc.stderr}")
-        return proc
+    def orenv(self, *args: str, check: bool = True,
+              **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return run_orenv(self.home, *args, check=check, **kwargs)
 
     def policy(self, rel: str, text: str = POLICY, allow: bool = True) -> Path:
-        d = self.home.path / rel
-        d.mkdir(parents=True, exist_ok=True)
-        (d / ".orenv.toml").write_text(text)
-        if allow:
-            self.orenv("allow", str(d))
-        return d
+        return make_policy(self.home, rel, text, allow=allow)
 
     def start(self) -> int:
         self.orenv("daemon", "start")

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Home
-from harness import REPO_ROOT, base_path
+from conftest import Home, run_orenv
+from harness import REPO_ROOT
 from standin import StandIn
 
 CLAUDE = REPO_ROOT / ".tools" / "node" / "node_modules" / ".bin" / "claude"
@@ -18,11 +18,7 @@ MODEL = "anthropic/claude-sonnet-4.5"
 def orenv(home: Home, *args: str, input: str | None = None,
           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run orenv as the user of *home*; it must succeed."""
-    env = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env}
-    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=env, cwd=cwd or home.path, timeout=60)
-    assert proc.returncode == 0, f"orenv {' '.join(args)} failed: {proc.stderr}"
-    return proc
+    return run_orenv(home, *args, input=input, cwd=cwd, check=True, timeout=60)
 
 
 @pytest.fixture

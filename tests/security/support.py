@@ -16,9 +16,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from conftest import Home
-from harness import base_path
+from conftest import Home, make_policy, run_orenv
 from memkeyring import MemoryKeyring
 
 __all__ = [
@@ -174,26 +174,13 @@ class ProcWatch:
 # ------------------------------------------------------------------ helpers
 
 
-def orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
-          env: dict[str, str] | None = None, check: bool = True,
-          timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run the installed `orenv` as a user would (the key, if any, on stdin)."""
-    full = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env, **(env or {})}
-    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=full, cwd=cwd or home.path, timeout=timeout, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"orenv {' '.join(args)} failed ({proc.returncode}): "
-                             f"{proc.stderr}")
-    return proc
+def orenv(home: Home, *args: str, check: bool = True,
+          **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``run_orenv`` that fails the test unless told ``check=False``."""
+    return run_orenv(home, *args, check=check, **kwargs)
 
 
-def policy_dir(home: Home, rel: str, text: str, *, allow: bool = True) -> Path:
-    d = home.path / rel
-    d.mkdir(parents=True, exist_ok=True)
-    (d / ".orenv.toml").write_text(text)
-    if allow:
-        orenv(home, "allow", str(d))
-    return d
+policy_dir = make_policy
 
 
 def scan_files(roots: Iterable[Path], sec: Secrets, *, since: float | None = None,

@@ -11,10 +11,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import Home
-from harness import Shell, base_path
+from conftest import Home, make_policy, run_orenv
+from harness import Shell
 
 KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 KEY2 = "sk-or-v1-" + "fedcba9876543210" * 4
@@ -39,23 +40,13 @@ ORENV_SET = {
 }
 
 
-def orenv(home: Home, *args: str, input: str | None = None, cwd: Path | None = None,
-          check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env}
-    proc = subprocess.run(["orenv", *args], input=input, capture_output=True, text=True,
-                          env=env, cwd=cwd or home.path, timeout=30)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"orenv {' '.join(args)} failed: {proc.stderr}")
-    return proc
+def orenv(home: Home, *args: str, check: bool = True,
+          **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_orenv(home, *args, check=check, **kwargs)
 
 
 def policy(home: Home, rel: str, text: str = POLICY, allow: bool = True) -> Path:
-    d = home.path / rel
-    d.mkdir(parents=True, exist_ok=True)
-    (d / ".orenv.toml").write_text(text)
-    if allow:
-        orenv(home, "allow", str(d))
-    return d
+    return make_policy(home, rel, text, allow=allow)
 
 
 @pytest.fixture
