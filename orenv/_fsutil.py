@@ -45,7 +45,8 @@ def touch_stamp() -> None:
     The hooks compare this file's mtime with their own reference using a shell
     builtin, so an idle prompt costs no process.
     """
-    with contextlib.suppress(OSError):
-        stamp = paths.stamp_file()
-        paths.ensure_private_dir(stamp.parent)
+    from .errors import OrenvError
+
+    with contextlib.suppress(OSError, OrenvError):
+        stamp = paths.ensure_runtime_dir() / "stamp"
         touch_at(stamp, time.time_ns())

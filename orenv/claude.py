@@ -5,12 +5,14 @@ environment they are given, and return plain data and ``Finding`` objects that
 ``orenv status`` and ``orenv doctor`` render. No value of a secret is ever put
 into a finding: names and file paths only.
 
-Facts relied on (checked with Claude Code 2.1.197 against the stand-in; see
-REFERENCE.md):
+Facts relied on (checked with Claude Code 2.1.197 and 2.1.332 against the
+stand-in; see REFERENCE.md):
 
 * Project settings are read from ``.claude/`` in the directory Claude Code
-  starts in only; a ``.claude/settings.local.json`` in a parent directory (even
-  the git root) is not read.
+  starts in; 2.1.332 also reads the git root's ``.claude/settings.local.json``
+  (``project_dirs``). A ``.claude/settings.json`` in a parent is not read.
+* A settings file that is not plain JSON (comments, trailing commas) is
+  ignored; a byte-order mark is accepted.
 * Settings precedence: managed > local > project > user; a settings ``env``
   value beats the shell's environment.
 * Auth precedence: cloud-provider variables > ``ANTHROPIC_AUTH_TOKEN`` >
@@ -27,30 +29,39 @@ import hashlib
 import json
 import os
 import shlex
+import stat
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import paths, rules
 
 __all__ = [
     "AUTH_VARS",
     "CLOUD_VARS",
+    "MANAGED_DIRS",
+    "REPO_SCOPES",
+    "SETTINGS_NAMES",
     "SEVERITIES",
     "Finding",
     "SettingsFile",
     "claude_config_dir",
     "conflicts",
     "helper_command",
+    "helper_is_ours",
     "helper_record",
     "helper_record_file",
     "is_orenv_helper",
     "login_state",
+    "managed_files",
+    "orenv_programs",
+    "project_dirs",
     "project_settings_path",
     "read_settings",
     "settings_files",
+    "settings_watch",
     "status_entry",
     "status_lines",
 ]
@@ -58,10 +69,13 @@ __all__ = [
 SEVERITIES = ("error", "warning", "info", "ok")
 CLOUD_VARS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
 AUTH_VARS = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
+SETTINGS_NAMES = ("settings.json", "settings.local.json")
+REPO_SCOPES = ("project", "local")  # files that come with the directory (a repository)
 _SECRETISH = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-_MANAGED = {
-    "linux": "/etc/claude-code/managed-settings.json",
-    "darwin": "/Library/Application Support/ClaudeCode/managed-settings.json",
+# Managed settings: managed-settings.json, then managed-settings.d/*.json.
+MANAGED_DIRS = {
+    "linux": "/etc/claude-code",
+    "darwin": "/Library/Application Support/ClaudeCode",
 }
 _MAX_SETTINGS = 1024 * 1024
 
@@ -81,14 +95,23 @@ class Finding:
 
 @dataclass(frozen=True)
 class SettingsFile:
-    """One Claude Code settings file, lowest precedence first in lists."""
+    """One Claude Code settings file, lowest precedence first in lists.
+
+    ``env`` values are strings as Claude Code would see them; ``commands``
+    names the settings keys that make Claude Code run a command.
+    """
 
     path: str
     scope: str  # user | project | local | managed
     exists: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     api_key_helper: str | None = None
+    commands: tuple[str, ...] = ()
     error: str | None = None
+
+    @property
+    def from_repository(self) -> bool:
+        return self.scope in REPO_SCOPES
 
 
 def _secretish(name: str) -> bool:
@@ -96,11 +119,13 @@ def _secretish(name: str) -> bool:
     return any(part in upper for part in _SECRETISH)
 
 
-def claude_config_dir(env: Mapping[str, str]) -> Path:
-    """``$CLAUDE_CONFIG_DIR`` or ``~/.claude``."""
+def claude_config_dir(env: Mapping[str, str], directory: str | None = None) -> Path:
+    """``$CLAUDE_CONFIG_DIR`` or ``~/.claude``; a relative value is taken from *directory*."""
     custom = env.get("CLAUDE_CONFIG_DIR", "")
-    if custom and os.path.isabs(custom):
-        return Path(custom)
+    if custom:
+        if os.path.isabs(custom):
+            return Path(custom)
+        return Path(directory or os.getcwd()) / custom
     home = env.get("HOME") or os.path.expanduser("~")
     return Path(home) / ".claude"
 
@@ -118,20 +143,52 @@ def project_settings_path(directory: str) -> Path:
     return Path(directory) / ".claude" / "settings.local.json"
 
 
-def _read_json(path: Path) -> tuple[bool, Any, str | None]:
+def _read_bytes(path: Path) -> tuple[bool, bytes, str | None]:
+    """(exists, bytes, error): a regular file of at most 1 MiB; FIFOs never block."""
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(_MAX_SETTINGS + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        return False, None, None
+        return False, b"", None
+    except NotADirectoryError:
+        return False, b"", None
     except OSError as exc:
-        return True, None, f"cannot read ({exc.strerror})"
-    if len(raw) > _MAX_SETTINGS:
-        return True, None, "is larger than 1 MiB"
+        return os.path.lexists(path), b"", f"cannot be read ({exc.strerror})"
     try:
-        return True, json.loads(raw.decode("utf-8")), None
-    except (UnicodeDecodeError, ValueError) as exc:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return True, b"", "is not a regular file"
+        if st.st_size > _MAX_SETTINGS:
+            return True, b"", "is larger than 1 MiB"
+        raw = os.read(fd, _MAX_SETTINGS + 1)
+        if len(raw) > _MAX_SETTINGS:
+            return True, b"", "is larger than 1 MiB"
+        return True, raw, None
+    except OSError as exc:
+        return True, b"", f"cannot be read ({exc.strerror})"
+    finally:
+        os.close(fd)
+
+
+def _read_json(path: Path) -> tuple[bool, Any, str | None]:
+    exists, raw, error = _read_bytes(path)
+    if not exists or error:
+        return exists, None, error
+    try:
+        # Claude Code accepts a byte-order mark, and nothing but plain JSON.
+        return True, json.loads(raw.decode("utf-8-sig")), None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return True, None, f"is not valid JSON ({type(exc).__name__})"
+
+
+def _as_env_value(value: Any) -> str:
+    """An env value as Claude Code (JavaScript) turns it into a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def read_settings(path: Path, scope: str) -> SettingsFile:
@@ -141,26 +198,90 @@ def read_settings(path: Path, scope: str) -> SettingsFile:
     if not isinstance(data, dict):
         return SettingsFile(str(path), scope, True, error="is not a JSON object")
     env_raw = data.get("env")
-    env = ({str(k): str(v) for k, v in env_raw.items() if v is not None}
+    env = ({str(k): _as_env_value(v) for k, v in env_raw.items() if v is not None}
            if isinstance(env_raw, dict) else {})
     helper = data.get("apiKeyHelper")
+    commands = tuple(k for k in rules.SETTINGS_COMMANDS if data.get(k))
     return SettingsFile(str(path), scope, True, env=env,
-                        api_key_helper=helper if isinstance(helper, str) and helper else None)
+                        api_key_helper=helper if isinstance(helper, str) and helper else None,
+                        commands=commands)
+
+
+def project_dirs(directory: str) -> list[str]:
+    """Directories whose ``.claude/`` Claude Code started in *directory* may read.
+
+    The start directory (``settings.json`` and ``settings.local.json``), and
+    since Claude Code 2.1.211 the git root's ``settings.local.json``: to be
+    sure, every directory up to the nearest one holding ``.git``.
+    """
+    start = os.path.abspath(directory)
+    out = [start]
+    d = start
+    while not os.path.lexists(os.path.join(d, ".git")):
+        parent = os.path.dirname(d)
+        if parent == d:
+            return [start]  # not in a git repository: only the start directory
+        d = parent
+        out.append(d)
+    return out
+
+
+def managed_files() -> list[Path]:
+    """Managed settings of this platform: the file, then the drop-ins in name order."""
+    base = MANAGED_DIRS.get(sys.platform)
+    if not base:
+        return []
+    root = Path(base)
+    out = [root / "managed-settings.json"]
+    try:
+        names = sorted(n for n in os.listdir(root / "managed-settings.d")
+                       if n.endswith(".json") and not n.startswith("."))
+    except OSError:
+        names = []
+    out += [root / "managed-settings.d" / n for n in names]
+    return out
 
 
 def settings_files(directory: str, env: Mapping[str, str]) -> list[SettingsFile]:
     """The settings Claude Code started in *directory* reads, lowest precedence first."""
-    user = claude_config_dir(env) / "settings.json"
-    proj = Path(directory) / ".claude"
-    out = [
-        read_settings(user, "user"),
-        read_settings(proj / "settings.json", "project"),
-        read_settings(proj / "settings.local.json", "local"),
-    ]
-    managed = _MANAGED.get(sys.platform)
-    if managed:
-        out.append(read_settings(Path(managed), "managed"))
+    dirs = project_dirs(directory)
+    out = [read_settings(claude_config_dir(env, directory) / "settings.json", "user"),
+           read_settings(Path(dirs[0]) / ".claude" / "settings.json", "project")]
+    for d in reversed(dirs):  # the git root's local file, then the start directory's
+        out.append(read_settings(Path(d) / ".claude" / "settings.local.json", "local"))
+    out += [read_settings(p, "managed") for p in managed_files()]
     return out
+
+
+def settings_watch(directory: str, env: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """What to watch so that a change to Claude Code's settings is seen at the next prompt.
+
+    Returns (present, absent): paths that exist (a change makes them newer) and
+    paths whose appearance matters (a ``.claude`` directory, a settings file,
+    a ``.git`` that moves the git root).
+    """
+    present: list[str] = []
+    absent: list[str] = []
+
+    def note(path: Path | str) -> None:
+        (present if os.path.lexists(path) else absent).append(str(path))
+
+    dirs = project_dirs(directory)
+    for i, d in enumerate(dirs):
+        claude_dir = Path(d) / ".claude"
+        note(claude_dir)
+        names = SETTINGS_NAMES if i == 0 else ("settings.local.json",)
+        if claude_dir.is_dir():
+            for name in names:
+                note(claude_dir / name)
+        note(Path(d) / ".git")
+    note(claude_config_dir(env, directory) / "settings.json")
+    base = MANAGED_DIRS.get(sys.platform)
+    if base:
+        note(Path(base) / "managed-settings.json")
+        note(Path(base) / "managed-settings.d")
+        present += [str(p) for p in managed_files()[1:]]
+    return present, absent
 
 
 def login_state(env: Mapping[str, str]) -> dict[str, Any]:
@@ -188,17 +309,45 @@ def helper_command(orenv_bin: str, directory: str) -> str:
     return f"{shlex.quote(orenv_bin)} token --dir {shlex.quote(directory)}"
 
 
+def orenv_programs() -> set[str]:
+    """Real paths of this orenv's program: the one on PATH/argv and the one beside Python."""
+    candidates = [os.path.join(os.path.dirname(sys.executable), "orenv")]
+    try:
+        from .commands.hook import binary_path
+
+        candidates.append(binary_path())
+    except Exception:  # noqa: S110 - no orenv on PATH: the venv's own is enough
+        pass
+    return {os.path.realpath(c) for c in candidates if os.path.isfile(c)}
+
+
 def is_orenv_helper(command: str, directory: str | None = None) -> bool:
-    """Whether *command* is one ``orenv helper on`` writes (optionally for *directory*)."""
+    """Whether *command* is one ``orenv helper on`` writes (optionally for *directory*).
+
+    The program must be given by an absolute path that is this orenv (a
+    repository's ``./orenv-evil token --dir X`` is not), and the arguments
+    exactly ``token --dir DIR``.
+    """
     try:
         argv = shlex.split(command)
     except ValueError:
         return False
-    if len(argv) != 4 or argv[1:3] != ["token", "--dir"]:
+    if len(argv) != 4 or argv[1:3] != ["token", "--dir"] or not os.path.isabs(argv[0]):
         return False
-    if not os.path.basename(argv[0]).startswith("orenv"):
+    if os.path.realpath(argv[0]) not in orenv_programs():
         return False
     return directory is None or os.path.abspath(argv[3]) == os.path.abspath(directory)
+
+
+def helper_is_ours(settings: SettingsFile) -> bool:
+    """Whether *settings*' apiKeyHelper was written by ``orenv helper on`` (or is its command)."""
+    value = settings.api_key_helper
+    if value is None:
+        return True
+    if _ours(helper_record(settings.path)).get("apiKeyHelper") == value:
+        return True
+    claude_dir = os.path.dirname(os.path.abspath(settings.path))
+    return is_orenv_helper(value, os.path.dirname(claude_dir))
 
 
 def helper_record_file(settings_path: str | os.PathLike[str]) -> Path:
@@ -316,6 +465,15 @@ def conflicts(
             out.append(Finding("warning", "settings-invalid", f"{f.path} {f.error}",
                                "fix the JSON; Claude Code may ignore or reject it"))
             continue
+        commands = [c for c in f.commands if c != "apiKeyHelper"]
+        if commands and f.from_repository:
+            out.append(Finding(
+                "warning", "settings-commands",
+                f"{f.path} makes Claude Code run commands ({', '.join(commands)}): they run "
+                "as you, with this shell's environment"
+                + (" (the key included)" if mode == "export" else ""),
+                "review them before you run claude here; code that runs as you can also "
+                "read your keyring (SECURITY.md)"))
         ours = _ours(helper_record(f.path))
         for name, value in f.env.items():
             if name in ours and ours[name] == value and wanted.get(name) == value:
@@ -352,7 +510,8 @@ def conflicts(
 
     helper_dirs = [directory] + ([policy_dir] if policy_dir else [])
     if effective_helper is not None and effective_helper.api_key_helper is not None:
-        mine = any(is_orenv_helper(effective_helper.api_key_helper, d) for d in helper_dirs)
+        mine = helper_is_ours(effective_helper) or any(
+            is_orenv_helper(effective_helper.api_key_helper, d) for d in helper_dirs)
         if not mine:
             out.append(Finding(
                 "error", "foreign-api-key-helper",

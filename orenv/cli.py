@@ -54,6 +54,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(int(ExitCode.USAGE), f"orenv: {clean}\n")
 
 
+# Commands that never touch a key (no core-dump hardening needed: they stay cheap).
+_NO_KEY_COMMANDS = frozenset({"hook", "prompt", "allow", "deny", None})
+
 # Subcommands registered by a module of another name.
 _MODULE_OF = {"set": "edit", "unset": "edit", "exec": "exec_"}
 
@@ -94,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return _guarded(lambda: print_hook(argv[1]))
     first = argv[0] if argv and not argv[0].startswith("-") else None
+    if first not in _NO_KEY_COMMANDS:
+        # It may read, carry or print a key: never in a core dump.
+        from ._harden import no_core_dumps
+
+        no_core_dumps()
     parser = build_parser(first)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -20,13 +20,13 @@ __all__ = [
     "OrenvError",
     "PolicyError",
     "SecretNotFoundError",
+    "UnsafeSettingsError",
     "UnsupportedShellError",
     "UntrustedPolicyError",
     "UsageError",
 ]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _KEYLIKE = re.compile(r"sk-[A-Za-z0-9_-]{8,}|(?<![0-9A-Za-z])[0-9a-fA-F]{32,}")
 
 
@@ -52,8 +52,9 @@ class OrenvError(Exception):
         # other control characters (a hostile file name or TOML key could
         # carry terminal escapes) as escapes, and never echo something key-like
         # (a key pasted where a name belongs).
-        message = " ".join(message.split("\n"))
-        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
+        from ._text import safe
+
+        message = safe(" ".join(message.split("\n")))
         super().__init__(_KEYLIKE.sub("[redacted]", message))
 
     @property
@@ -97,6 +98,12 @@ class UntrustedPolicyError(OrenvError):
         from shlex import quote
 
         super().__init__(f"{path} is {reason}; run `orenv allow {quote(path)}` to trust it")
+
+
+class UnsafeSettingsError(OrenvError):
+    """Claude Code's own settings here would send the key elsewhere: no key is handed out."""
+
+    exit_code = ExitCode.UNTRUSTED
 
 
 class SecretNotFoundError(OrenvError):

@@ -79,8 +79,10 @@ def read_key(name: str, timeout: float) -> str:
 
 def main() -> int:
     """The child: read names from stdin, answer with values or errors on stdout."""
+    from ._harden import no_core_dumps
     from .secrets import get_key
 
+    no_core_dumps()
     request = json.loads(sys.stdin.read())
     timeout = float(request.get("timeout", 2.0))
     answers: dict[str, dict[str, str]] = {}

@@ -7,6 +7,7 @@ caches, so a changed environment takes effect at once.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 __all__ = [
@@ -16,6 +17,9 @@ __all__ = [
     "config_file",
     "data_dir",
     "ensure_private_dir",
+    "ensure_runtime_dir",
+    "private_dir_state",
+    "runtime_candidates",
     "runtime_dir",
     "session_dir",
     "stamp_file",
@@ -62,14 +66,103 @@ def cache_dir() -> Path:
     return _xdg("XDG_CACHE_HOME", ".cache")
 
 
+def runtime_candidates() -> list[Path]:
+    """Where the runtime directory (socket, stamps) may be, in order of preference.
+
+    ``$XDG_RUNTIME_DIR/orenv``; ``${TMPDIR:-/tmp}/orenv-UID``; and, when another
+    user squatted that name first in a shared /tmp (or it is otherwise unsafe),
+    ``$XDG_STATE_HOME/orenv/run`` in the user's own home. The hooks pick the
+    same one with builtins (``shell/hook.*``: ``__orenv_rtdir``).
+    """
+    out = []
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if xdg and os.path.isabs(xdg):
+        out.append(Path(xdg) / "orenv")
+    tmp = os.environ.get("TMPDIR", "")
+    out.append(Path(tmp if tmp and os.path.isabs(tmp) else "/tmp") / f"orenv-{os.getuid()}")  # noqa: S108
+    out.append(state_dir() / "run")
+    return out
+
+
+def _base_ok(base: Path) -> bool:
+    """A directory another user cannot rename our entries in: ours, or sticky (/tmp)."""
+    try:
+        st = os.stat(base)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and (st.st_uid == os.getuid() or bool(
+        st.st_mode & stat.S_ISVTX))
+
+
+def private_dir_state(path: Path) -> str:
+    """``ok`` (ours, a real directory, 0700, in a safe parent), ``absent`` or ``bad``."""
+    if not _base_ok(path.parent):
+        return "bad"
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "absent"
+    except OSError:
+        return "bad"
+    if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid()
+            or st.st_mode & 0o077):
+        return "bad"
+    return "ok"
+
+
+def _creatable(path: Path) -> bool:
+    """Whether *path* can be made here: its nearest existing ancestor is writable."""
+    p = path.parent
+    while not os.path.lexists(p):
+        if p.parent == p:
+            return False
+        p = p.parent
+    return os.access(p, os.W_OK | os.X_OK)
+
+
+def _runtime_choice() -> tuple[Path, str]:
+    cands = runtime_candidates()
+    for i, cand in enumerate(cands):
+        last = i == len(cands) - 1
+        # The last one lives in the user's own home: its parents may be made.
+        state = private_dir_state(cand) if not last or cand.parent.is_dir() else "absent"
+        if state == "ok" or (state == "absent" and _creatable(cand)):
+            return cand, state
+    return cands[-1], "bad"
+
+
 def runtime_dir() -> Path:
-    """Per-user runtime directory (socket, stamps); 0700, never shared."""
-    base = os.environ.get("XDG_RUNTIME_DIR", "")
-    if base and os.path.isabs(base):
-        return Path(base) / "orenv"
-    # Fallback: a per-uid directory, created 0700 and owner-checked by ensure_private_dir.
-    tmp = os.environ.get("TMPDIR", "/tmp")  # noqa: S108
-    return Path(tmp) / f"orenv-{os.getuid()}"
+    """Per-user runtime directory (socket, stamps): the user's own, never shared.
+
+    The first candidate that is private already, or that can be made here; a
+    candidate another user created first (a shared /tmp) is passed over.
+    """
+    return _runtime_choice()[0]
+
+
+def ensure_runtime_dir() -> Path:
+    """``runtime_dir()``, created 0700 if needed; raises when none is private."""
+    from .errors import OrenvError
+
+    for _ in range(3):  # someone may create a candidate between the check and the mkdir
+        cand, state = _runtime_choice()
+        if state == "ok":
+            return cand
+        if state == "bad":
+            break
+        cand.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            os.mkdir(cand, 0o700)
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+        if private_dir_state(cand) == "ok":
+            return cand
+    raise OrenvError(
+        f"no private runtime directory: {', '.join(map(str, runtime_candidates()))} are "
+        "all taken by another user or not writable; set XDG_RUNTIME_DIR to a directory "
+        "only you can write")
 
 
 def stamp_file() -> Path:

@@ -18,20 +18,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import rules
 from ._tomlpos import line_of
 from .config import Config
 from .errors import PolicyError
 from .paths import POLICY_NAME
+from .rules import MODEL_VARS
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "FORBIDDEN_ENV",
     "KEY_NAME_RE",
     "MAX_POLICY_BYTES",
     "MODEL_VARS",
     "MODES",
     "Policy",
     "PolicyFile",
+    "env_name_problem",
     "find_chain",
     "find_nearest",
     "is_loopback",
@@ -47,74 +49,6 @@ MAX_POLICY_BYTES = 256 * 1024
 KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEY_VALUE_RE = re.compile(r"sk-or-v1-[0-9a-fA-F]{16,}")
-
-# [models] key -> the variable Claude Code reads.
-MODEL_VARS: Mapping[str, str] = {
-    "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
-    "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
-    "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
-    "default": "ANTHROPIC_MODEL",
-    "subagent": "CLAUDE_CODE_SUBAGENT_MODEL",
-}
-
-# Names [env] may not set: they change how programs run, where they look for
-# code or certificates, route traffic, or are orenv's own to manage.
-FORBIDDEN_ENV = frozenset(
-    {
-        "PATH", "BASH_ENV", "ENV", "PROMPT_COMMAND", "PS1", "PS2", "PS3", "PS4", "IFS",
-        "ZDOTDIR", "HOME", "SHELL", "SHELLOPTS", "BASHOPTS", "CDPATH", "FPATH", "MANPATH",
-        "NODE_OPTIONS", "NODE_PATH", "NODE_EXTRA_CA_CERTS", "NODE_TLS_REJECT_UNAUTHORIZED",
-        "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYLIB", "RUBYOPT", "GCONV_PATH",
-        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "CLASSPATH", "TMPDIR", "USER", "LOGNAME",
-        "EDITOR", "VISUAL", "PAGER", "BROWSER", "SSH_ASKPASS", "SUDO_ASKPASS",
-        "SSH_AUTH_SOCK", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXEC_PATH", "GIT_ASKPASS",
-        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
-        "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-        "http_proxy", "https_proxy", "all_proxy", "no_proxy",
-        "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-        "DBUS_SESSION_BUS_ADDRESS", "TERM", "TERMINFO", "INPUTRC", "HISTFILE",
-        *MODEL_VARS.values(),
-    }
-)
-_FORBIDDEN_PREFIXES = ("LD_", "DYLD_", "PYTHON", "fish_", "ORENV_", "__orenv", "XDG_",
-                       "BASH_FUNC_", "ZSH", "GIT_CONFIG", "KEYRING", "ANTHROPIC_BEDROCK",
-                       "ANTHROPIC_VERTEX", "CLAUDE_CODE_USE_")
-
-# Names special to zsh, bash or fish: read-only (assignment fails half-way),
-# privilege-changing (zsh as root: UID/USERNAME call setuid), prompt or trap code
-# (PS0, PROMPT, RPROMPT with prompt_subst), or integer-typed, where assignment is
-# arithmetic and "path[$(cmd)]" runs cmd. They never reach a shell.
-_SHELL_SPECIAL = frozenset(
-    {
-        # zsh
-        "UID", "EUID", "GID", "EGID", "USERNAME", "PPID", "status", "pipestatus", "argv",
-        "ARGC", "path", "fpath", "cdpath", "manpath", "module_path", "MODULE_PATH",
-        "mailpath", "MAILPATH", "psvar", "PSVAR", "PROMPT", "PROMPT2", "PROMPT3", "PROMPT4",
-        "prompt", "RPROMPT", "RPROMPT2", "RPS1", "RPS2", "SPROMPT", "PROMPT_EOL_MARK",
-        "TMOUT", "SECONDS", "RANDOM", "LINENO", "HISTCMD", "HISTSIZE", "SAVEHIST", "COLUMNS",
-        "LINES", "KEYTIMEOUT", "MAILCHECK", "LISTMAX", "DIRSTACKSIZE", "LOGCHECK", "PERIOD",
-        "REPORTTIME", "REPORTMEMORY", "ERRNO", "TTYIDLE", "BAUD", "TRY_BLOCK_ERROR",
-        "TRY_BLOCK_INTERRUPT", "EPOCHSECONDS", "EPOCHREALTIME", "OPTIND", "OPTARG", "REPLY",
-        "reply", "match", "mbegin", "mend", "MATCH", "MBEGIN", "MEND", "NULLCMD",
-        "READNULLCMD", "STTY", "TIMEFMT", "WATCH", "watch", "WATCHFMT", "WORDCHARS",
-        "histchars", "HISTCHARS", "fignore", "FIGNORE", "mapfile", "parameters", "options",
-        "functions", "commands", "aliases", "builtins", "history", "historywords",
-        "jobdirs", "jobstates", "jobtexts", "modules", "nameddirs", "userdirs", "reswords",
-        "dirstack", "funcstack", "signals", "terminfo", "termcap", "errnos", "sysparams",
-        "langinfo", "zsh_eval_context", "OLDPWD", "PWD", "SHLVL", "MAIL", "TMPPREFIX",
-        "POSTEDIT", "FCEDIT", "CORRECT_IGNORE", "CORRECT_IGNORE_FILE",
-        # bash
-        "PS0", "GROUPS", "BASHPID", "FUNCNAME", "FUNCNEST", "SRANDOM", "GLOBIGNORE",
-        "EXECIGNORE", "HOSTFILE", "HISTCONTROL", "HISTIGNORE", "HISTFILESIZE",
-        "HISTTIMEFORMAT", "IGNOREEOF", "POSIXLY_CORRECT", "PIPESTATUS", "COMPREPLY",
-        "COPROC", "DIRSTACK", "MAPFILE", "OPTERR", "PROMPT_DIRTRIM", "TIMEFORMAT",
-        "auto_resume", "CHILD_MAX", "EMACS", "INSIDE_EMACS", "GLOBSORT",
-        # fish
-        "version", "hostname", "umask", "CMD_DURATION", "last_pid", "_",
-    }
-)
-_SHELL_SPECIAL_PREFIXES = ("BASH", "TRAP", "COMP_", "READLINE_", "ZLE_", "zle_", "FISH_",
-                           "__fish")
 
 _TOP = ("inherit", "enabled", "name", "openrouter", "models", "env", "budget",
         "routing", "attribution")
@@ -168,7 +102,11 @@ class Policy:
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.base_url).hostname or "").lower()
+        """Where the key goes: host, or host:port when the URL names a port."""
+        from .config import HostPort
+
+        parts = urlsplit(self.base_url)
+        return str(HostPort((parts.hostname or "").lower().rstrip("."), parts.port))
 
 
 # ---------------------------------------------------------------- discovery
@@ -192,12 +130,16 @@ def find_nearest(start: str) -> str | None:
         directory = parent
 
 
-def find_chain(start: str) -> list[PolicyFile]:
-    """Parse the nearest policy and, while ``inherit = true``, the ones above it."""
+def find_chain(start: str, first: PolicyFile | None = None) -> list[PolicyFile]:
+    """Parse the nearest policy and, while ``inherit = true``, the ones above it.
+
+    *first*: the nearest file already read (``orenv allow`` shows and trusts
+    the same bytes: it reads the file once).
+    """
     chain: list[PolicyFile] = []
-    path = find_nearest(start)
+    path = first.path if first is not None else find_nearest(start)
     while path is not None:
-        pf = read_policy_file(path)
+        pf = first if first is not None and path == first.path else read_policy_file(path)
         chain.append(pf)
         if not pf.inherit:
             break
@@ -382,11 +324,13 @@ class _Validator:
             raise self.fail(None, "env", "must be a table: write [env] on its own line")
         env: dict[str, str] = {}
         for k, v in env_t.items():
-            problem = env_name_problem(k)
+            if isinstance(v, bool) or not isinstance(v, str | int):
+                if not _ENV_NAME_RE.match(k):
+                    raise self.fail("env", k, env_name_problem(k) or "invalid name")
+                raise self.fail("env", k, f'must be a string in quotes, got {_tname(v)}')
+            problem = env_name_problem(k, str(v))
             if problem:
                 raise self.fail("env", k, problem)
-            if isinstance(v, bool) or not isinstance(v, str | int):
-                raise self.fail("env", k, f'must be a string in quotes, got {_tname(v)}')
             env[k] = self.string("env", k, str(v), allow_empty=True)
 
         budget = self.table(data, "budget", _BUDGET)
@@ -464,28 +408,46 @@ def _tname(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def env_name_problem(name: str) -> str | None:
-    """Why *name* may not be set through [env], or None when it may."""
+def env_name_problem(name: str, value: str | None = None) -> str | None:
+    """Why *name* (with *value*) may never be set through [env], or None.
+
+    Names that are merely unknown pass here; ``resolve`` refuses them unless
+    the user's ``allow_env`` lists them (parsing does not read the config).
+    """
     if not _ENV_NAME_RE.match(name):
         return "is not a valid variable name (letters, digits, _; not starting with a digit)"
-    if name in MODEL_VARS.values():
-        return "is set from [models]; use that table instead"
-    if name in ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
-        return "is managed by orenv from [openrouter]; remove it from [env]"
-    if name in FORBIDDEN_ENV or name.startswith(_FORBIDDEN_PREFIXES) or name.upper() in (
-        "PATH", "IFS", "HOME", "SHELL", "ENV"
-    ):
-        return "may not be set by a policy: it changes how programs run; remove it from [env]"
-    if name in _SHELL_SPECIAL or name.startswith(_SHELL_SPECIAL_PREFIXES):
-        return ("may not be set by a policy: it is special to zsh, bash or fish; "
+    verdict, reason = rules.env_verdict(name, value)
+    if verdict == "managed":
+        return f"is set by orenv from {reason}; use that instead of [env]"
+    if verdict == "special":
+        return (f"may not be set by a policy: it is special to {reason}; "
                 "remove it from [env]")
+    if verdict == "never":
+        return (f"may never be set by a policy: it {reason}; remove it from [env] "
+                "(set it in your own shell profile if you need it)")
+    if verdict == "switch":
+        return (f'may only be switched on ("1") by a policy ({reason}); '
+                "a repository may not turn it back off")
+    return None
+
+
+def env_name_refusal(name: str, value: str, config: Config) -> str | None:
+    """``env_name_problem`` plus the allowlist: unknown names need ``allow_env``."""
+    problem = env_name_problem(name, value)
+    if problem:
+        return problem
+    verdict, _ = rules.env_verdict(name, value, config.allow_env)
+    if verdict == "unknown":
+        return (f"is not known to be harmless, so a policy may not set it; if you trust "
+                f'it, add "{name}" to allow_env in {config.path or "config.toml"}')
     return None
 
 
 def profile_name(policy_path: str) -> str:
     """Default profile name: the policy's directory, made safe for prompts."""
-    base = os.path.basename(os.path.dirname(policy_path)) or "/"
-    return "".join(c if c.isprintable() else "?" for c in base)
+    from ._text import marker
+
+    return marker(os.path.basename(os.path.dirname(policy_path)) or "/")
 
 
 def is_loopback(host: str) -> bool:
@@ -558,11 +520,20 @@ def _check_effective(policy: Policy, config: Config) -> None:
         raise PolicyError(nearest.path, 'no key: add key = "NAME" under [openrouter] '
                           "(or run `orenv set openrouter.key NAME`)",
                           line=line_of(text, "openrouter"), key="openrouter.key")
-    refusal = config.host_refusal(policy.host)
+    refusal = config.url_refusal(policy.base_url)
     if refusal:
         owner = next((pf for pf in policy.files if pf.base_url), nearest)
         line = line_of(owner.content.decode("utf-8"), "openrouter", "base_url")
         raise PolicyError(owner.path, refusal, line=line, key="openrouter.base_url")
+    # [env] names that are not known to be harmless need the user's allow_env;
+    # reported against the file that sets the value in effect.
+    for name, value in policy.env.items():
+        problem = env_name_refusal(name, value, config)
+        if problem:
+            owner = next(pf for pf in policy.files if name in pf.env)
+            raise PolicyError(owner.path, problem,
+                              line=line_of(owner.content.decode("utf-8"), "env", name),
+                              key=f"env.{name}")
 
 
 def load(start: str, config: Config) -> Policy | None:

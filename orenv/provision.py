@@ -24,7 +24,7 @@ from . import _namestore, budget, paths, secrets
 from .config import Config, load_config
 from .errors import OpenRouterError, OrenvError, SecretNotFoundError, UsageError
 from .openrouter import LIMIT_RESETS, OpenRouterClient
-from .policy import DEFAULT_BASE_URL, _url_problem, find_chain
+from .policy import DEFAULT_BASE_URL, _url_problem
 
 __all__ = [
     "KEYRING_TIMEOUT",
@@ -126,16 +126,21 @@ def management_key_name(explicit: str | None) -> str:
 
 
 def target_base_url(explicit: str | None, directory: str) -> str:
-    """--base-url, else the base URL of the policy here (if any), else the default."""
+    """--base-url, else the base URL of the policy here if you allowed it, else the default.
+
+    A policy nobody allowed (a cloned repository's) never chooses where a key
+    or the management key goes.
+    """
     if explicit:
         return explicit
+    from .activation import trusted_policy
+
     try:
-        chain = find_chain(directory)
+        policy = trusted_policy(directory)
     except OrenvError:
-        chain = []
-    for pf in chain:
-        if pf.base_url:
-            return pf.base_url
+        policy = None
+    if policy is not None and policy.enabled:
+        return policy.base_url
     return DEFAULT_BASE_URL
 
 
@@ -144,10 +149,8 @@ def check_host(base_url: str, config: Config | None = None) -> str:
     problem = _url_problem(base_url)
     if problem:
         raise UsageError(f"base URL {base_url!r} {problem}")
-    from urllib.parse import urlsplit
-
     config = config or load_config()
-    refusal = config.host_refusal((urlsplit(base_url).hostname or "").lower().rstrip("."))
+    refusal = config.url_refusal(base_url)
     if refusal:
         raise UsageError(refusal)
     return base_url

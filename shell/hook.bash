@@ -16,15 +16,14 @@
 
 __orenv_bin=@ORENV_BIN@
 __orenv_pwd=''
-# The daemon (same path rules as orenv.paths.runtime_dir). bash cannot talk
+# The daemon lives in the runtime directory (__orenv_rtdir). bash cannot talk
 # to a Unix socket itself: on a cd or change it runs one small stdlib-only
-# client (`python -I -S`, copied into the runtime dir by the daemon) with the
-# interpreter of the orenv program. ORENV_NO_DAEMON=1 keeps to `orenv export`.
-if [[ ${XDG_RUNTIME_DIR-} == /* ]]; then
-  __orenv_rt=$XDG_RUNTIME_DIR/orenv
-else
-  __orenv_rt=${TMPDIR-/tmp}/orenv-$UID
-fi
+# client (`python -I -S`, the file installed with orenv, never a copy in a
+# shared place) with the interpreter of the orenv program. The client checks
+# the socket and the daemon's uid again. ORENV_NO_DAEMON=1 keeps to
+# `orenv export`.
+__orenv_client=@ORENV_CLIENT@
+__orenv_rt=''
 __orenv_py=python3
 if [[ -r $__orenv_bin ]]; then
   IFS= read -r __orenv_py <"$__orenv_bin" || true
@@ -40,6 +39,7 @@ __orenv_lastmsg=''
 __orenv_gotmsg=0
 declare -p __orenv_names >/dev/null 2>&1 || declare -ga __orenv_names=()
 declare -p __orenv_watchlist >/dev/null 2>&1 || declare -ga __orenv_watchlist=()
+declare -p __orenv_absent >/dev/null 2>&1 || declare -ga __orenv_absent=()
 declare -ga __orenv_cands=()
 declare -gA __orenv_saved __orenv_local
 
@@ -94,9 +94,18 @@ __orenv_restore() {
 }
 
 __orenv_watching() {
+  # REF FILE... - ABSENT...: reload when a FILE is newer than REF or gone, or
+  # an ABSENT path appears (paths are absolute: the lone - cannot be one).
   __orenv_ref=$1
   shift
-  __orenv_watchlist=("$@")
+  __orenv_watchlist=()
+  __orenv_absent=()
+  while (( $# )) && [[ $1 != - ]]; do
+    __orenv_watchlist+=("$1")
+    shift
+  done
+  (( $# )) && shift
+  __orenv_absent=("$@")
 }
 
 __orenv_msg() {
@@ -129,6 +138,44 @@ __orenv_found() {
   return 1
 }
 
+__orenv_rtdir() {
+  # The runtime directory orenv.paths.runtime_dir picks, in __orenv_rt: the
+  # first candidate that is a real directory of ours in a parent that is ours
+  # or sticky; one another user made first (a shared /tmp) is passed over; a
+  # missing one that can be made ends the search (`orenv export` makes it).
+  # bash cannot read a mode with builtins: the client checks that too.
+  local __orenv_c __orenv_p
+  local -a __orenv_cs=()
+  [[ ${XDG_RUNTIME_DIR-} == /* ]] && __orenv_cs+=("$XDG_RUNTIME_DIR/orenv")
+  if [[ ${TMPDIR-} == /* ]]; then
+    __orenv_cs+=("$TMPDIR/orenv-$UID")
+  else
+    __orenv_cs+=("/tmp/orenv-$UID")
+  fi
+  if [[ ${XDG_STATE_HOME-} == /* ]]; then
+    __orenv_cs+=("$XDG_STATE_HOME/orenv/run")
+  else
+    __orenv_cs+=("$HOME/.local/state/orenv/run")
+  fi
+  for __orenv_c in "${__orenv_cs[@]}"; do
+    __orenv_p=${__orenv_c%/*}
+    [[ -n $__orenv_p ]] || __orenv_p=/
+    if [[ ! -e $__orenv_c && ! -L $__orenv_c ]]; then
+      if [[ $__orenv_c == "${__orenv_cs[${#__orenv_cs[@]}-1]}" ]] ||
+        [[ -d $__orenv_p && -w $__orenv_p && ( -O $__orenv_p || -k $__orenv_p ) ]]; then
+        return 1
+      fi
+      continue
+    fi
+    if [[ -d $__orenv_p && ( -O $__orenv_p || -k $__orenv_p ) &&
+      -d $__orenv_c && ! -L $__orenv_c && -O $__orenv_c ]]; then
+      __orenv_rt=$__orenv_c
+      return 0
+    fi
+  done
+  return 1
+}
+
 __orenv_spawn() {
   # Start the daemon in the background (at most every 5 s); never waits.
   [[ -z ${ORENV_NO_DAEMON-} ]] || return 0
@@ -146,8 +193,10 @@ __orenv_reload() {
     # No policy: the answer is "nothing", which the restore above applied.
     __orenv_none=1
     __orenv_watchlist=()
-  elif [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_rt/daemon.sock && -r $__orenv_rt/client.py ]] &&
-    __orenv_out=$("$__orenv_py" -I -S "$__orenv_rt/client.py" bash "$$" "$__orenv_why" \
+    __orenv_absent=()
+  elif [[ -z ${ORENV_NO_DAEMON-} && -r $__orenv_client ]] && __orenv_rtdir &&
+    [[ -S $__orenv_rt/daemon.sock && ! -L $__orenv_rt/daemon.sock && -O $__orenv_rt/daemon.sock ]] &&
+    __orenv_out=$("$__orenv_py" -I -S "$__orenv_client" bash "$$" "$__orenv_why" \
       "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
     eval "$__orenv_out"
   else
@@ -156,6 +205,7 @@ __orenv_reload() {
     eval "$__orenv_out"
     __orenv_spawn
   fi
+  __orenv_out=''  # it held the key
   __orenv_why=change
   # Only now: a Ctrl-C above leaves the old directory recorded, so the next
   # prompt tries again (the user's own INT trap is never touched).
@@ -184,7 +234,14 @@ __orenv_hook() {
       if [[ ! -e $__orenv_f || $__orenv_f -nt $__orenv_ref ]]; then
         __orenv_why=change
         __orenv_reload
-        break
+        return "$__orenv_status"
+      fi
+    done
+    for __orenv_f in "${__orenv_absent[@]}"; do
+      if [[ -e $__orenv_f || -L $__orenv_f ]]; then
+        __orenv_why=change
+        __orenv_reload
+        return "$__orenv_status"
       fi
     done
   fi

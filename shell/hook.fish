@@ -15,17 +15,15 @@
 
 set -g __orenv_bin @ORENV_BIN@
 set -g __orenv_pwd ''
-# The daemon (same path rules as orenv.paths.runtime_dir). fish cannot talk to
-# a Unix socket itself: on a cd or change it runs one small stdlib-only client
-# (`python -I -S`, copied into the runtime dir by the daemon) with the
-# interpreter of the orenv program. ORENV_NO_DAEMON=1 keeps to `orenv export`.
-if string match -q '/*' -- "$XDG_RUNTIME_DIR"
-    set -g __orenv_rt $XDG_RUNTIME_DIR/orenv
-else if set -q TMPDIR
-    set -g __orenv_rt $TMPDIR/orenv-(id -u)
-else
-    set -g __orenv_rt /tmp/orenv-(id -u)
-end
+# The daemon lives in the runtime directory (__orenv_rtdir). fish cannot talk
+# to a Unix socket itself: on a cd or change it runs one small stdlib-only
+# client (`python -I -S`, the file installed with orenv, never a copy in a
+# shared place) with the interpreter of the orenv program. The client checks
+# the socket and the daemon's uid again. ORENV_NO_DAEMON=1 keeps to
+# `orenv export`.
+set -g __orenv_client @ORENV_CLIENT@
+set -g __orenv_uid (id -u)
+set -g __orenv_rt ''
 set -g __orenv_py python3
 if test -r $__orenv_bin
     read -l first <$__orenv_bin
@@ -43,6 +41,7 @@ set -g __orenv_lastmsg ''
 set -g __orenv_gotmsg 0
 set -q __orenv_names; or set -g __orenv_names
 set -q __orenv_watchlist; or set -g __orenv_watchlist
+set -q __orenv_absent; or set -g __orenv_absent
 
 # A shell started inside an active project inherits the exported values but
 # not the saved originals (those are never exported). Adopt what the parent
@@ -92,8 +91,20 @@ function __orenv_restore
 end
 
 function __orenv_watching
+    # REF FILE... - ABSENT...: reload when a FILE is newer than REF or gone, or
+    # an ABSENT path appears (paths are absolute: the lone - cannot be one).
     set -g __orenv_ref $argv[1]
-    set -g __orenv_watchlist $argv[2..-1]
+    set -l rest $argv[2..-1]
+    set -l i (contains -i -- - $rest)
+    if test -z "$i"
+        set -g __orenv_watchlist $rest
+        set -g __orenv_absent
+    else
+        set -g __orenv_watchlist $rest[1..(math $i - 1)]
+        set -g __orenv_absent $rest[(math $i + 1)..-1]
+        test $i -eq 1; and set -g __orenv_watchlist
+        test $i -eq (count $rest); and set -g __orenv_absent
+    end
 end
 
 function __orenv_msg
@@ -127,6 +138,45 @@ function __orenv_found
     return 1
 end
 
+function __orenv_rtdir
+    # The runtime directory orenv.paths.runtime_dir picks, in __orenv_rt: the
+    # first candidate that is a real directory of ours in a parent that is ours
+    # or sticky; one another user made first (a shared /tmp) is passed over; a
+    # missing one that can be made ends the search (`orenv export` makes it).
+    # fish cannot read a mode with builtins: the client checks that too.
+    set -l cands
+    string match -q '/*' -- "$XDG_RUNTIME_DIR"; and set -a cands $XDG_RUNTIME_DIR/orenv
+    if string match -q '/*' -- "$TMPDIR"
+        set -a cands $TMPDIR/orenv-$__orenv_uid
+    else
+        set -a cands /tmp/orenv-$__orenv_uid
+    end
+    if string match -q '/*' -- "$XDG_STATE_HOME"
+        set -a cands $XDG_STATE_HOME/orenv/run
+    else
+        set -a cands $HOME/.local/state/orenv/run
+    end
+    for c in $cands
+        set -l p (string replace -r '/[^/]*$' '' -- $c)
+        test -n "$p"; or set p /
+        if not test -e $c; and not test -L $c
+            if test "$c" = "$cands[-1]"
+                return 1
+            end
+            if test -d $p; and test -w $p; and begin; test -O $p; or test -k $p; end
+                return 1
+            end
+            continue
+        end
+        if test -d $p; and begin; test -O $p; or test -k $p; end
+            and test -d $c; and not test -L $c; and test -O $c
+            set -g __orenv_rt $c
+            return 0
+        end
+    end
+    return 1
+end
+
 function __orenv_spawn
     # Start the daemon in the background (at most every 5 s); never waits.
     test -n "$ORENV_NO_DAEMON"; and return 0
@@ -148,8 +198,11 @@ function __orenv_reload
         # No policy: the answer is "nothing", which the restore above applied.
         set -g __orenv_none 1
         set -g __orenv_watchlist
-    else if test -z "$ORENV_NO_DAEMON"; and test -S $__orenv_rt/daemon.sock; and test -r $__orenv_rt/client.py
-        set out ($__orenv_py -I -S $__orenv_rt/client.py fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD | string collect)
+        set -g __orenv_absent
+    else if test -z "$ORENV_NO_DAEMON"; and test -r $__orenv_client; and __orenv_rtdir
+        and test -S $__orenv_rt/daemon.sock; and not test -L $__orenv_rt/daemon.sock
+        and test -O $__orenv_rt/daemon.sock
+        set out ($__orenv_py -I -S $__orenv_client fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD | string collect)
     end
     if test $__orenv_none = 0; and test -z "$out"
         # What is left of the prompt's 1 s after a failed daemon attempt.
@@ -181,6 +234,13 @@ function __orenv_check
     end
     for f in $__orenv_watchlist
         if not test -e $f; or test $f -nt $__orenv_ref
+            set -g __orenv_why change
+            __orenv_reload
+            return 0
+        end
+    end
+    for f in $__orenv_absent
+        if test -e $f; or test -L $f
             set -g __orenv_why change
             __orenv_reload
             return 0

@@ -13,18 +13,14 @@
 
 typeset -g __orenv_bin=@ORENV_BIN@
 typeset -g __orenv_pwd='' __orenv_ref='' __orenv_lastmsg='' __orenv_gotmsg=0
-# The daemon (same path rules as orenv.paths.runtime_dir) answers over a Unix
-# socket that zsh reaches with builtins: no process on cd either.
-# ORENV_NO_DAEMON=1 keeps to `orenv export`.
-if [[ ${XDG_RUNTIME_DIR-} == /* ]]; then
-  typeset -g __orenv_sock=$XDG_RUNTIME_DIR/orenv/daemon.sock
-else
-  typeset -g __orenv_sock=${TMPDIR-/tmp}/orenv-$UID/daemon.sock
-fi
+# The daemon answers over a Unix socket in the runtime directory, which zsh
+# reaches with builtins: no process on cd either (__orenv_rtdir picks the
+# directory; ORENV_NO_DAEMON=1 keeps to `orenv export`).
+typeset -g __orenv_sock=''
 typeset -g __orenv_why=cd __orenv_out=''
 typeset -gi __orenv_none=0
 typeset -gF __orenv_dtry=0
-typeset -ga __orenv_names __orenv_watchlist __orenv_cands
+typeset -ga __orenv_names __orenv_watchlist __orenv_absent __orenv_cands
 typeset -gA __orenv_saved __orenv_local
 
 # A shell started inside an active project inherits the exported values but
@@ -76,9 +72,13 @@ __orenv_restore() {
 }
 
 __orenv_watching() {
+  # REF FILE... - ABSENT...: reload when a FILE is newer than REF or gone, or
+  # an ABSENT path appears (paths are absolute: the lone - cannot be one).
   __orenv_ref=$1
   shift
-  __orenv_watchlist=("$@")
+  local i=${@[(ie)-]}
+  __orenv_watchlist=("${@[1,i-1]}")
+  __orenv_absent=("${@[i+1,-1]}")
 }
 
 __orenv_msg() {
@@ -122,17 +122,61 @@ __orenv_found() {
   return 1
 }
 
+__orenv_private() {
+  # Is $1 a directory only this user can write: a real directory (no link),
+  # ours, no group/other permissions, in a parent that is ours or sticky (so
+  # nobody can swap it)? The same rule as orenv.paths.private_dir_state.
+  local p=${1%/*}
+  [[ -n $p ]] || p=/
+  [[ -d $p && ( -O $p || -k $p ) && -d $1 && ! -L $1 && -O $1 ]] || return 1
+  zmodload -F zsh/stat b:zstat 2>/dev/null || return 1
+  local -a m
+  zstat -L -A m +mode -- "$1" 2>/dev/null || return 1
+  (( (m[1] & 8#77) == 0 ))
+}
+
+__orenv_rtdir() {
+  # The runtime directory orenv.paths.runtime_dir picks, in __orenv_sock's
+  # directory: the first candidate that is private; one another user made
+  # first (a shared /tmp) is passed over; a missing one that can be made ends
+  # the search (`orenv export` makes it, the daemon starts there).
+  local c p
+  local -a cands
+  [[ ${XDG_RUNTIME_DIR-} == /* ]] && cands+=("$XDG_RUNTIME_DIR/orenv")
+  if [[ ${TMPDIR-} == /* ]]; then cands+=("$TMPDIR/orenv-$UID"); else cands+=("/tmp/orenv-$UID"); fi
+  if [[ ${XDG_STATE_HOME-} == /* ]]; then
+    cands+=("$XDG_STATE_HOME/orenv/run")
+  else
+    cands+=("$HOME/.local/state/orenv/run")
+  fi
+  for c in "${cands[@]}"; do
+    if [[ ! -e $c && ! -L $c ]]; then
+      p=${c%/*}
+      [[ $c == "${cands[-1]}" || ( -d $p && -w $p && ( -O $p || -k $p ) ) ]] && return 1
+      continue
+    fi
+    if __orenv_private "$c"; then
+      __orenv_sock=$c/daemon.sock
+      return 0
+    fi
+  done
+  return 1
+}
+
 __orenv_ask() {
   # Ask the daemon over its socket; the code lands in __orenv_out only when the
-  # whole answer (ending with this request's nonce) arrived within 0.45 s.
-  [[ -z ${ORENV_NO_DAEMON-} && -S $__orenv_sock ]] || return 1
+  # whole answer (ending with this request's nonce) arrived within 0.45 s. Only
+  # a socket that is ours, in a directory only we can write, is ever asked:
+  # its answer is evaluated.
+  [[ -z ${ORENV_NO_DAEMON-} ]] && __orenv_rtdir || return 1
+  [[ -S $__orenv_sock && ! -L $__orenv_sock && -O $__orenv_sock ]] || return 1
   zmodload zsh/net/socket zsh/system zsh/datetime 2>/dev/null || return 1
   setopt localoptions localtraps
   trap '' PIPE
   local __orenv_j req env='' n fd buf out='' nonce=$$.$RANDOM$RANDOM
   integer rc=1
   local -F deadline left
-  for n in CLAUDE_CODE_EXTRA_BODY ANTHROPIC_CUSTOM_HEADERS ORENV_QUIET; do
+  for n in CLAUDE_CODE_EXTRA_BODY ANTHROPIC_CUSTOM_HEADERS CLAUDE_CONFIG_DIR ORENV_QUIET; do
     if (( ${+parameters[$n]} )) && [[ ${parameters[$n]} == *export* ]]; then
       __orenv_jstr "${(P)n}"
       env+="${env:+,}\"$n\":$__orenv_j"
@@ -184,12 +228,15 @@ __orenv_reload() {
     # No policy: the answer is "nothing", which the restore above applied.
     __orenv_none=1
     __orenv_watchlist=()
+    __orenv_absent=()
   elif __orenv_ask; then
     eval "$__orenv_out"
+    __orenv_out=''  # it holds the key: no global keeps it past its use
   else
     # What is left of the prompt's 1 s after a failed daemon attempt.
     out=$("$__orenv_bin" export zsh --session "$$" --deadline 0.4)
     eval "$out"
+    out=''
     __orenv_spawn
   fi
   __orenv_why=change
@@ -216,6 +263,13 @@ __orenv_precmd() {
   local f
   for f in "${__orenv_watchlist[@]}"; do
     if [[ ! -e $f || $f -nt $__orenv_ref ]]; then
+      __orenv_why=change
+      __orenv_reload
+      return 0
+    fi
+  done
+  for f in "${__orenv_absent[@]}"; do
+    if [[ -e $f || -L $f ]]; then
       __orenv_why=change
       __orenv_reload
       return 0

@@ -94,8 +94,32 @@ def make_policy(home: Home, rel: str, text: str, *, allow: bool = True) -> Path:
     return d
 
 
+# [env] names the tests' policies use as markers. A repository may set only
+# names known to be harmless, or those the user lists in allow_env; every test
+# home's config lists these (tests of the allowlist itself use other names).
+TEST_ENV_NAMES = ("MARK", "WHICH", "TAG", "OTHER", "NEAR", "WEIRD", "SPACES", "X", "A", "B",
+                  "MY_VAR", "PROBE")
+
+
+def write_config(home: Home, *, hosts: tuple[str, ...] = ("openrouter.ai",),
+                 allow_env: tuple[str, ...] = TEST_ENV_NAMES, extra: str = "") -> Path:
+    """The user's config.toml: *hosts* as allowed_hosts (name a port for loopback)."""
+    path = home.config / "orenv" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"allowed_hosts = {list(hosts)!r}\nallow_env = {list(allow_env)!r}\n"
+                    + extra)
+    return path
+
+
+def loopback_host(base_url: str) -> str:
+    """``127.0.0.1:PORT`` of a stand-in's base URL (allowed_hosts names the port)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(base_url).netloc
+
+
 def make_home(root: Path, extra_env: dict[str, str] | None = None) -> Home:
-    """HOME and XDG dirs under *root* (XDG_RUNTIME_DIR 0700)."""
+    """HOME and XDG dirs under *root* (XDG_RUNTIME_DIR 0700), with a test config.toml."""
     home = root / "home"
     env = {
         "HOME": str(home),
@@ -114,7 +138,9 @@ def make_home(root: Path, extra_env: dict[str, str] | None = None) -> Home:
     # healthy keyring. Tests of the deadline itself set their own.
     env["ORENV_KEYRING_TIMEOUT"] = "5"
     env.update(extra_env or {})
-    return Home(path=home, env=env)
+    made = Home(path=home, env=env)
+    write_config(made)
+    return made
 
 
 @pytest.fixture(autouse=True)
@@ -193,4 +219,5 @@ def shell_factory(home: Home) -> Iterator[Callable[..., Shell]]:
         sh.close()
 
 
-__all__ = ["REPO_ROOT", "Home", "base_path", "make_home"]
+__all__ = ["REPO_ROOT", "TEST_ENV_NAMES", "Home", "base_path", "loopback_host", "make_home",
+           "write_config"]

@@ -117,10 +117,17 @@ def test_helper_mode_without_helper(tmp_path: Path) -> None:
 
 def test_helper_command_quoting_and_recognition(tmp_path: Path) -> None:
     d = str(tmp_path / "it's a dir; $(x)")
-    cmd = claude.helper_command("/opt/my bin/orenv", d)
+    real = sorted(claude.orenv_programs())[0]
+    cmd = claude.helper_command(real, d)
     assert claude.is_orenv_helper(cmd, d)
     assert not claude.is_orenv_helper(cmd, str(tmp_path))
     assert not claude.is_orenv_helper("cat /tmp/key")
+    # Only this orenv, by an absolute path: not a repository's look-alike program.
+    fake = tmp_path / "orenv"
+    fake.write_text("#!/bin/sh\ncurl evil\n")
+    assert not claude.is_orenv_helper(claude.helper_command(str(fake), d), d)
+    assert not claude.is_orenv_helper(f"./orenv token --dir {d}", d)
+    assert not claude.is_orenv_helper(f"{real}-evil token --dir {d}", d)
 
 
 def test_no_policy_gives_only_information(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Home, run_orenv
+from conftest import Home, loopback_host, run_orenv, write_config
 from standin import StandIn
 
 USER_ANTHROPIC = "sk-ant-api03-PLANTED-do-not-print-0000"
@@ -42,9 +42,7 @@ def standin() -> Iterator[StandIn]:
 
 @pytest.fixture
 def setup(home: Home, standin: StandIn) -> tuple[Home, Path, StandIn]:
-    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
-    (home.config / "orenv" / "config.toml").write_text(
-        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+    write_config(home, hosts=("openrouter.ai", loopback_host(standin.base_url)))
     assert orenv(home, "key", "set", "work", input=standin.key).returncode == 0
     (home.path / ".zshrc").write_text('eval "$(orenv hook zsh)"\n')
     (home.path / ".bashrc").write_text('eval "$(orenv hook bash)"\n')
@@ -113,7 +111,7 @@ def _untrusted(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
 
 
 def _host(home: Home, proj: Path, s: StandIn) -> dict[str, str]:
-    (home.config / "orenv" / "config.toml").write_text('allowed_hosts = ["openrouter.ai"]\n')
+    write_config(home, hosts=("openrouter.ai",))
     return {}
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orenv.config import Config
+from orenv.config import Config, HostPort
 from orenv.errors import PolicyError
 from orenv.policy import (
     DEFAULT_BASE_URL,
@@ -134,10 +134,14 @@ title = "client-a"
         e = perr(f'[env]\n"{name}" = "x"\n')
         assert e.line == 2
 
-    @pytest.mark.parametrize("name", ["API_TIMEOUT_MS", "CLAUDE_CODE_EXTRA_BODY", "MY_VAR",
-                                      "_X", "ANTHROPIC_CUSTOM_HEADERS"])
-    def test_allowed_env_names(self, name: str) -> None:
+    @pytest.mark.parametrize("name", ["API_TIMEOUT_MS", "MY_VAR", "_X"])
+    def test_env_names_that_pass_parsing(self, name: str) -> None:
+        # Unknown names (MY_VAR) pass parsing; resolve() needs the user's allow_env.
         assert env_name_problem(name) is None
+
+    @pytest.mark.parametrize("name", ["CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS"])
+    def test_request_shaping_names_come_from_their_tables(self, name: str) -> None:
+        assert "[routing]" in env_name_problem(name) or "[attribution]" in env_name_problem(name)
 
     def test_bad_utf8(self) -> None:
         with pytest.raises(PolicyError) as info:
@@ -213,10 +217,11 @@ class TestLayering:
         assert len(pol.files) == 1
 
     def test_inherit_layers(self, tmp_path: Path) -> None:
+        cfg = Config(allow_env=frozenset({"A", "B"}))
         write(tmp_path, '[openrouter]\nkey = "parent"\n[models]\nopus = "p"\nhaiku = "h"\n'
               '[env]\nA = "1"\n')
         write(tmp_path / "a" / "b", 'inherit = true\n[models]\nopus = "c"\n[env]\nB = "2"\n')
-        pol = load(str(tmp_path / "a" / "b" / "deeper"), CFG)
+        pol = load(str(tmp_path / "a" / "b" / "deeper"), cfg)
         assert pol is not None
         assert pol.key == "parent"
         assert pol.models == {"opus": "c", "haiku": "h"}
@@ -240,7 +245,7 @@ class TestLayering:
         with pytest.raises(PolicyError) as info:
             load(str(tmp_path), CFG)
         assert info.value.line == 3 and "allowed_hosts" in str(info.value)
-        ok = Config(allowed_hosts=("openrouter.ai", "evil.example"))
+        ok = Config(allowed_hosts=(HostPort("openrouter.ai"), HostPort("evil.example")))
         pol = load(str(tmp_path), ok)
         assert pol is not None and pol.host == "evil.example"
 
@@ -260,7 +265,7 @@ def test_loopback() -> None:
 def test_profile_name_printable(tmp_path: Path) -> None:
     e = perr('name = "evil\\u001b]0;title\\u0007"\n')
     assert e.key == "name" and e.line == 1
-    weird = tmp_path / "a\x1b[31mb"
+    weird = tmp_path / "a\x1b[31mb$(touch x)`id`%F"
     write(weird, '[openrouter]\nkey = "w"\n')
     pol = load(str(weird), CFG)
-    assert pol is not None and pol.name == "a?[31mb"
+    assert pol is not None and pol.name == "a_x1b[31mb_(touch x)_id__F"

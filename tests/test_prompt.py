@@ -18,6 +18,8 @@ KEY = "sk-or-v1-" + "9" * 64
 # ever shows its directory name, so a cloned repo cannot write into prompts).
 HOSTILE = "x%F{red}$(echo pwned)`id`\\u;'\""
 HOSTILE_TOML = "'''" + HOSTILE + "'''"
+# What reaches ORENV_PROFILE: prompt_subst code ($, `) and prompt escapes (%, \) never do.
+SHOWN = "x_F{red}_(echo pwned)_id__u;'\""
 
 # The documented plain-prompt snippets, reduced to their segment expression.
 SEGMENT = {
@@ -81,8 +83,8 @@ def test_profile_segment_active_blocked_error(
     assert sh.var("ORENV_PROFILE") == "hostile (blocked)"
     sh.run("orenv allow >/dev/null")
     sh.run("true")
-    assert sh.var("ORENV_PROFILE") == HOSTILE
-    assert sh.run(SEGMENT[kind]) == f"[or:{HOSTILE}] |\n"
+    assert sh.var("ORENV_PROFILE") == SHOWN
+    assert sh.run(SEGMENT[kind]) == f"[or:{SHOWN}] |\n"
 
     # Allowing it turns the segment active at the next prompt, without a cd.
     sh.run(f"cd {sh.quote(dirs['blocked'])}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Home, ok, one_line_error, run_orenv
+from conftest import Home, loopback_host, ok, one_line_error, run_orenv, write_config
 from standin import StandIn
 
 # These tests are not about the prompt's keyring deadline (0.8 s); on a loaded 2-core
@@ -45,10 +45,8 @@ def keyring_value(home: Home, name: str) -> str | None:
     return proc.stdout or None
 
 
-def allow_loopback(home: Home) -> None:
-    home.config.joinpath("orenv").mkdir(parents=True, exist_ok=True)
-    home.config.joinpath("orenv", "config.toml").write_text(
-        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+def allow_loopback(home: Home, s: StandIn) -> None:
+    write_config(home, hosts=("openrouter.ai", loopback_host(s.base_url)))
 
 
 def add_management(home: Home, s: StandIn, name: str = "mgmt") -> None:
@@ -78,7 +76,7 @@ class TestProvision:
     def test_provision_stores_key_only_in_keyring_and_revoke_deletes_it(
         self, home: Home, standin: StandIn
     ) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         add_management(home, standin)
         name = uniq("client-a")
         before = set(standin.keys)
@@ -116,7 +114,7 @@ class TestProvision:
             "mgmt"}
 
     def test_revoke_when_already_gone_upstream(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         add_management(home, standin)
         name = uniq("gone")
         ok(run(home, "key", "provision", name, "--limit", "1", "--base-url", standin.base_url))
@@ -127,18 +125,26 @@ class TestProvision:
         assert "already gone upstream" in out
         assert keyring_value(home, name) is None
 
-    def test_base_url_from_policy_here(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+    def test_base_url_from_policy_here_only_once_allowed(
+        self, home: Home, standin: StandIn
+    ) -> None:
+        allow_loopback(home, standin)
         add_management(home, standin)
         proj = home.path / "proj"
         proj.mkdir()
         (proj / ".orenv.toml").write_text(
             f'[openrouter]\nkey = "x"\nbase_url = "{standin.base_url}"\n')
+        # Not allowed yet: a cloned repository's policy never chooses where the
+        # management key goes (OpenRouter's default, unreachable here).
+        line = one_line_error(run(home, "key", "provision", uniq("here"), "--limit", "2",
+                                  cwd=proj))
+        assert "openrouter.ai" in line and standin.requests == []
+        ok(run(home, "allow", str(proj)))
         ok(run(home, "key", "provision", uniq("here"), "--limit", "2", cwd=proj))
         assert standin.requests[-1]["path"] == "/api/v1/keys"
 
     def test_management_key_choice(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         url = standin.base_url
         line = one_line_error(run(home, "key", "provision", uniq("k"), "--base-url", url))
         assert "no management key" in line and "orenv key set --management" in line
@@ -160,7 +166,7 @@ class TestProvision:
         line = one_line_error(run(home, "key", "provision", uniq("k"), "--limit", "1",
                                   "--base-url", standin.base_url))
         assert "not in allowed_hosts" in line
-        allow_loopback(home)
+        allow_loopback(home, standin)
         line = one_line_error(run(home, "key", "provision", "mgmt", "--base-url",
                                   standin.base_url))
         assert "already exists" in line or "other than the management key" in line
@@ -192,7 +198,7 @@ class TestProvision:
         assert keyring_value(home, name) == standin.key
 
     def test_upstream_errors_are_one_line(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         add_management(home, standin)
         name = uniq("k")
         standin.fail_next(402, path="/keys")
@@ -214,7 +220,7 @@ class TestProvision:
 
 class TestInitProvision:
     def test_init_provision_end_to_end(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         add_management(home, standin)
         proj = home.path / "Client Site!"
         proj.mkdir()
@@ -265,7 +271,7 @@ class TestInitProvision:
         assert_nowhere(new, home.path, proj, texts=tuple(captured))
 
     def test_init_provision_named_key_and_no_limit(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         add_management(home, standin)
         proj = home.path / "p2"
         proj.mkdir()
@@ -281,17 +287,17 @@ class TestInitProvision:
         proj = home.path / "p3"
         proj.mkdir()
         # No management key: nothing written, nothing sent.
-        allow_loopback(home)
+        allow_loopback(home, standin)
         line = one_line_error(run(home, "init", "--provision", "--limit", "1", "--base-url",
                                   standin.base_url, cwd=proj))
         assert "no management key" in line
         add_management(home, standin)
         # Host not allowed (default OpenRouter host is allowed, a loopback one here is not).
-        home.config.joinpath("orenv", "config.toml").write_text('allowed_hosts = ["x.y"]\n')
+        write_config(home, hosts=("x.y",))
         line = one_line_error(run(home, "init", "--provision", "--base-url",
                                   standin.base_url, cwd=proj))
         assert "not in allowed_hosts" in line
-        allow_loopback(home)
+        allow_loopback(home, standin)
         line = one_line_error(run(home, "init", "--limit", "5", cwd=proj))
         assert "go with --provision" in line
         assert not (proj / ".orenv.toml").exists()

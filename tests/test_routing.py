@@ -109,15 +109,14 @@ class TestRoutingToJson:
             if k != "provider":
                 assert body[k] == v
 
-    @settings(max_examples=100, deadline=None)
-    @given(routing_tables.filter(bool), user_bodies, user_bodies)
-    def test_env_table_body_wins_over_shell_then_merges(
-        self, routing: dict[str, Any], shell_body: dict[str, Any], env_body: dict[str, Any]
-    ) -> None:
-        text = policy_text(routing, {"env": {"CLAUDE_CODE_EXTRA_BODY": json.dumps(env_body)}})
-        env = env_for(text, {"CLAUDE_CODE_EXTRA_BODY": json.dumps(shell_body)})
-        assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == deep_merge(
-            env_body, {"provider": routing})
+    @settings(max_examples=20, deadline=None)
+    @given(routing_tables.filter(bool))
+    def test_env_table_may_not_shape_the_body(self, routing: dict[str, Any]) -> None:
+        # Only [routing] shapes the request body; [env] cannot add fields to it.
+        text = policy_text(routing, {"env": {"CLAUDE_CODE_EXTRA_BODY": '{"a": 1}'}})
+        with pytest.raises(PolicyError) as info:
+            env_for(text, {})
+        assert "[routing]" in info.value.message
 
     def test_no_routing_leaves_users_body_alone(self) -> None:
         env = env_for(policy_text({}), {"CLAUDE_CODE_EXTRA_BODY": '{"a": 1}'})

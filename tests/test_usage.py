@@ -94,7 +94,7 @@ class TestBudgetModule:
 
 class TestUsageCommand:
     def test_usage_by_name(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         name = uniq("work")
         ok(run(home, "key", "set", name, input=standin.key + "\n"))
         info = standin.keys[standin.key]
@@ -121,7 +121,7 @@ class TestUsageCommand:
     def test_usage_of_policy_here_and_status_from_cache(
         self, home: Home, standin: StandIn
     ) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         name = uniq("proj")
         ok(run(home, "key", "set", name, input=standin.key + "\n"))
         proj = project(home, standin, name, "[budget]\nwarn_below_usd = 5\n")
@@ -150,7 +150,7 @@ class TestUsageCommand:
         assert "cannot reach 127.0.0.1" in line
 
     def test_usage_errors(self, home: Home, standin: StandIn) -> None:
-        allow_loopback(home)
+        allow_loopback(home, standin)
         line = one_line_error(run(home, "usage"))
         assert "no .orenv.toml here or above" in line
         bad = "sk-or-v1-" + "0" * 64

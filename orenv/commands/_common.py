@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
+from .._text import safe
 from ..errors import OrenvError
 from ..paths import POLICY_NAME
 from ..policy import find_nearest
 
-__all__ = ["cwd", "print_json", "target_policy"]
+__all__ = ["cwd", "print_json", "process_dirs", "say", "target_policy"]
 
 
 def cwd(directory: str | None = None) -> str:
@@ -36,6 +37,14 @@ def cwd(directory: str | None = None) -> str:
     raise OrenvError("the current directory no longer exists; cd somewhere else")
 
 
+def process_dirs() -> tuple[str, ...]:
+    """This process's own working directory (where a program it runs starts), if any."""
+    try:
+        return (os.getcwd(),)
+    except OSError:
+        return ()
+
+
 def target_policy(path: str | None) -> str:
     """A policy file from a PATH argument (file or directory) or the nearest one."""
     if path:
@@ -51,6 +60,18 @@ def target_policy(path: str | None) -> str:
     return found
 
 
+def say(*parts: object, sep: str = " ", file: TextIO | None = None) -> None:
+    """``print`` for people: nothing a repository (or OpenRouter) controls drives the terminal.
+
+    Escape sequences, bidi overrides and bytes that are not UTF-8 (in a path)
+    are shown escaped; see ``orenv._text.safe``.
+    """
+    text = sep.join(str(p) for p in parts)
+    stream = sys.stdout if file is None else file
+    stream.write(safe(text) + "\n")
+
+
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=False)
+    # ASCII only: a control character or a byte that is not UTF-8 arrives escaped.
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=True)
     sys.stdout.write("\n")

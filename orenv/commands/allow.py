@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from typing import Any
 
-from .. import trust
+from .. import guard, trust
 from .._fsutil import touch_stamp
+from .._text import safe
 from ..config import load_config
 from ..errors import OrenvError
 from ..policy import MODEL_VARS, Policy, find_chain, read_policy_file, resolve
-from ._common import target_policy
+from ..render import policy_env
+from ._common import say, target_policy
 
 __all__ = ["describe", "register"]
 
 
 def describe(policy: Policy) -> list[str]:
-    """What a policy will do, in lines a person can check before trusting it."""
+    """What a policy will do, in lines a person can check before trusting it.
+
+    Every value comes from the file: anything that does not print (escape
+    sequences that could hide or fake a line) is shown escaped.
+    """
     if not policy.enabled:
         return ["orenv is switched off here (enabled = false): parent policies are unloaded"]
     lines = [
@@ -32,32 +40,35 @@ def describe(policy: Policy) -> list[str]:
     for name, value in policy.env.items():
         lines.append(f"extra env:   {name}={value!r}")
     if policy.routing:
-        lines.append(f"routing:     {dict(policy.routing)}")
+        lines.append("routing:     " + json.dumps(dict(policy.routing), ensure_ascii=True))
     if policy.attribution:
-        lines.append(f"attribution: {dict(policy.attribution)}")
+        lines.append("attribution: " + json.dumps(dict(policy.attribution), ensure_ascii=True))
     if len(policy.files) > 1:
         lines.append("inherits:    " + ", ".join(pf.path for pf in policy.files[1:]))
-    return lines
+    return [safe(line) for line in lines]
 
 
 def run(args: argparse.Namespace) -> int:
     path = target_policy(args.path)
-    pf = read_policy_file(path)  # refuses a file that does not parse: nothing recorded
+    # One read: what is shown is exactly what is hashed and trusted, even if the
+    # file is swapped meanwhile. A file that does not parse is refused here.
+    pf = read_policy_file(path)
     warning = None
-    import os
-
     try:
-        chain = find_chain(os.path.dirname(path))
-        policy = resolve(chain, load_config())
+        config = load_config()
+        policy = resolve(find_chain(os.path.dirname(path), first=pf), config)
         for line in describe(policy):
-            print(line)
+            say(line)
+        if policy.enabled:
+            warning = guard.refusal([os.path.dirname(path)], os.environ, config,
+                                    policy_env(policy, {}, key_value=None))
     except OrenvError as exc:
         warning = exc.message
     trust.allow(path, pf.content)
     touch_stamp()
-    print(f"allowed {path}")
+    say(f"allowed {path}")
     if warning:
-        print(f"orenv: warning: allowed, but it will not apply yet: {warning}", file=sys.stderr)
+        say(f"orenv: warning: allowed, but it will not apply yet: {warning}", file=sys.stderr)
     return 0
 
 

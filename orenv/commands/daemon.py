@@ -21,7 +21,7 @@ from .. import paths
 from ..daemon import protocol
 from ..daemon.client import request
 from ..errors import ExitCode, OrenvError
-from ._common import print_json
+from ._common import print_json, say
 
 __all__ = ["ping", "register"]
 
@@ -68,7 +68,7 @@ def run_run(args: argparse.Namespace) -> int:
         return Daemon(linger=args.linger).run()
     except DaemonBusyError as exc:
         if not args.quiet:
-            print(f"orenv: {exc.message}", file=sys.stderr)
+            say(f"orenv: {exc.message}", file=sys.stderr)
         return 0
 
 
@@ -91,9 +91,9 @@ def run_start(args: argparse.Namespace) -> int:
     found = ping()
     if found:
         if not args.quiet:
-            print(f"orenv daemon running (pid {found['pid']})")
+            say(f"orenv daemon running (pid {found['pid']})")
         return 0
-    paths.ensure_private_dir(paths.runtime_dir())
+    paths.ensure_runtime_dir()
     cmd = [sys.executable, "-m", "orenv", "daemon", "run", "--quiet"]
     if args.linger is not None:
         cmd += ["--linger", str(args.linger)]
@@ -106,7 +106,7 @@ def run_start(args: argparse.Namespace) -> int:
         found = ping(0.5)
         if found:
             if not args.quiet:
-                print(f"orenv daemon started (pid {found['pid']})")
+                say(f"orenv daemon started (pid {found['pid']})")
             return 0
         time.sleep(0.02)
     if args.wait > 0:
@@ -122,7 +122,7 @@ def run_stop(args: argparse.Namespace) -> int:
     pid = pid or _pidfile_pid()
     if pid is None or not _is_our_daemon(pid):
         if not args.quiet:
-            print("orenv daemon not running")
+            say("orenv daemon not running")
         return 0
     import psutil
 
@@ -145,7 +145,7 @@ def run_stop(args: argparse.Namespace) -> int:
     except psutil.NoSuchProcess:
         pass
     if not args.quiet:
-        print(f"orenv daemon stopped (pid {pid})")
+        say(f"orenv daemon stopped (pid {pid})")
     return 0
 
 
@@ -164,22 +164,22 @@ def run_status(args: argparse.Namespace) -> int:
         if args.json:
             print_json({"running": False, "socket": _sock()})
         else:
-            print("orenv daemon: not running (the hook starts it on the next cd)")
+            say("orenv daemon: not running (the hook starts it on the next cd)")
         return int(ExitCode.DAEMON)
     st.pop("ok", None)
     if args.json:
         print_json({"running": True, **st})
         return 0
-    print(f"orenv daemon: running (pid {st['pid']}, version {st['version']})")
-    print(f"uptime:    {_fmt_uptime(float(st['uptime_s']))}")
-    print(f"memory:    {st['rss_bytes'] / 1048576:.1f} MiB RSS, {st['threads']} threads, "
+    say(f"orenv daemon: running (pid {st['pid']}, version {st['version']})")
+    say(f"uptime:    {_fmt_uptime(float(st['uptime_s']))}")
+    say(f"memory:    {st['rss_bytes'] / 1048576:.1f} MiB RSS, {st['threads']} threads, "
           f"cpu {st['cpu_s']} s")
-    print(f"shells:    {len(st['shells'])}")
+    say(f"shells:    {len(st['shells'])}")
     for s in st["shells"]:
-        print(f"  {s['pid']:>7}  {s['shell']:<4}  {s['cwd']}")
-    print(f"cache:     {st['cached_dirs']} dirs, {st['watched_dirs']} watches, "
+        say(f"  {s['pid']:>7}  {s['shell']:<4}  {s['cwd']}")
+    say(f"cache:     {st['cached_dirs']} dirs, {st['watched_dirs']} watches, "
           f"{st['hits']} hits, {st['misses']} misses, {st['reloads']} live reloads")
-    print(f"socket:    {st['socket']}")
+    say(f"socket:    {st['socket']}")
     return 0
 
 

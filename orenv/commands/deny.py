@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import trust
 from .._fsutil import touch_stamp
-from ._common import target_policy
+from ._common import say, target_policy
 
 __all__ = ["register"]
 
@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     path = target_policy(args.path)
     trust.deny(path)
     touch_stamp()
-    print(f"denied {path}")
+    say(f"denied {path}")
     return 0
 
 

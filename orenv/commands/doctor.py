@@ -20,7 +20,7 @@ from typing import Any
 from .. import claude, trust
 from ..claude import Finding
 from ..errors import ExitCode, OrenvError, PolicyError
-from ._common import cwd, print_json
+from ._common import cwd, print_json, say
 
 __all__ = ["diagnose", "register"]
 
@@ -159,24 +159,34 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
     from ..secrets import get_key
 
     assert policy.key is not None
-    try:
-        key_value = get_key(policy.key)
-        out.append(Finding("ok", "key-present", f"key {policy.key!r} is in the keyring"))
-    except OrenvError as exc:
-        out.append(Finding("error", "key-missing", exc.message,
-                           f"`orenv key set {policy.key}` (the key is read from stdin)"))
+    if trusted:
+        try:
+            key_value = get_key(policy.key)
+            out.append(Finding("ok", "key-present", f"key {policy.key!r} is in the keyring"))
+        except OrenvError as exc:
+            out.append(Finding("error", "key-missing", exc.message,
+                               f"`orenv key set {policy.key}` (the key is read from stdin)"))
+    # A policy nobody allowed never reads the keyring, nor chooses where a key goes.
     wanted = policy_env(policy, {}, key_value=None)
+    from .. import guard
+
+    problem = guard.refusal([directory], env, config, wanted) if trusted else None
+    if problem:
+        out.append(Finding("error", "claude-settings-redirect", problem,
+                           "remove that entry from the file named (Claude Code's settings "
+                           "beat the shell); orenv hands out no key here until then"))
     found = claude.conflicts(directory, env, policy_env=wanted if trusted else None,
                              mode=policy.mode if trusted else None,
                              policy_dir=os.path.dirname(policy.path))
     out.extend(found)
-    if trusted and not any(f.severity in ("error", "warning") for f in found):
+    if trusted and not problem and not any(f.severity in ("error", "warning") for f in found):
         out.append(Finding("ok", "claude-clean", "Claude Code: no settings, login or "
                            "variable overrides orenv's setup here"))
     if online and key_value is not None:
-        out.extend(_online(policy, key_value))
+        out.extend(_online(policy, key_value))  # orenv's own request: to the allowed host
     elif online:
-        out.append(Finding("info", "online-skipped", "online checks skipped: no key"))
+        why = "no key" if trusted else "the policy is not allowed"
+        out.append(Finding("info", "online-skipped", f"online checks skipped: {why}"))
     return out
 
 
@@ -270,10 +280,10 @@ def run(args: argparse.Namespace) -> int:
                     "findings": [f.as_dict() for f in findings]})
     else:
         for f in findings:
-            print(f"[{f.severity}] {f.message}")
+            say(f"[{f.severity}] {f.message}")
             if f.fix and f.severity in ("error", "warning", "info"):
-                print(f"    fix: {f.fix}")
-        print(f"{errors} error(s), {warnings} warning(s)")
+                say(f"    fix: {f.fix}")
+        say(f"{errors} error(s), {warnings} warning(s)")
     return int(ExitCode.ERROR) if errors else int(ExitCode.OK)
 
 

@@ -20,7 +20,7 @@ from .. import trust
 from .._fsutil import atomic_write, touch_stamp
 from ..errors import PolicyError, UsageError
 from ..policy import parse
-from ._common import target_policy
+from ._common import say, target_policy
 
 __all__ = ["register"]
 
@@ -78,7 +78,7 @@ def _edit(path: str, key: str, raw: str | None) -> None:
     touch_stamp()
     verb = "set" if raw is not None else "unset"
     note = "" if was_trusted else " (still not allowed: review it, then `orenv allow`)"
-    print(f"{verb} {key} in {path}{note}")
+    say(f"{verb} {key} in {path}{note}")
 
 
 def run_set(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..activation import resolve_for_exec
 from ..errors import OrenvError, UsageError
-from ._common import cwd
+from ._common import cwd, process_dirs
 
 __all__ = ["register"]
 
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("nothing to run: orenv exec -- COMMAND [ARGS...]")
-    _, env = resolve_for_exec(cwd(args.dir), os.environ)
+    _, env = resolve_for_exec(cwd(args.dir), os.environ, claude_dirs=process_dirs())
     full = dict(os.environ)
     full.update(env)
     try:

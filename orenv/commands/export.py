@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import paths, shells, snapshot
 from .._fsutil import touch_at
+from .._text import safe
 from ..activation import Activation, compute
 from ..config import load_config
 from ..errors import OrenvError
@@ -36,8 +37,9 @@ def session_ref(session: str | None, ref_ns: int) -> str:
     if not session or not _SESSION_RE.match(session):
         return ""
     try:
-        sdir = paths.ensure_private_dir(paths.session_dir())
-        stamp = paths.stamp_file()
+        runtime = paths.ensure_runtime_dir()
+        sdir = paths.ensure_private_dir(runtime / "sessions")
+        stamp = runtime / "stamp"
         if not stamp.exists():
             stamp.touch()
         ref = sdir / session
@@ -46,8 +48,8 @@ def session_ref(session: str | None, ref_ns: int) -> str:
         if is_new:
             _prune(sdir)
         return str(ref)
-    except OSError:
-        return ""
+    except (OSError, OrenvError):
+        return ""  # no private place for it: the hook then asks again at each prompt
 
 
 def _prune(sdir: Path) -> None:
@@ -67,13 +69,13 @@ def _prune(sdir: Path) -> None:
 def render(shell: shells.Shell, act: Activation, ref: str, quiet: bool) -> str:
     """The hook's shell code for *act*; *ref* is the session's reference file."""
     out = shell.export(dict(act.env))
-    out += shell.watch(ref, act.watch)
+    out += shell.watch(ref, act.watch, act.absent)
     if act.message:
-        out += shell.message(f"orenv: {act.message}")
+        out += shell.message(safe(f"orenv: {act.message}"))
     elif act.state == "active" and act.policy is not None and not quiet:
         p = act.policy
         what = f"key {p.key} -> {p.host}" if p.mode == "export" else f"{p.mode} mode -> {p.host}"
-        out += shell.message(f"orenv: loaded {p.name} ({what})")
+        out += shell.message(safe(f"orenv: loaded {p.name} ({what})"))
     return out
 
 

@@ -17,16 +17,23 @@ where you run ``claude`` (default: the current directory).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import os
+import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
 from .. import paths
 from .._fsutil import atomic_write
-from ..activation import resolve_for_exec
+from ..activation import trusted_policy
 from ..claude import _secretish, helper_command, helper_record, helper_record_file
 from ..errors import OrenvError, UsageError
-from ._common import cwd
+from ..paths import POLICY_NAME
+from ..render import policy_env
+from ._common import cwd, say
 
 __all__ = ["desired", "helper_off", "helper_on", "register"]
 
@@ -34,42 +41,156 @@ _ABSENT = {"absent": True}  # recorded "previous value" of an entry that did not
 
 
 def desired(directory: str, orenv_bin: str) -> tuple[str, dict[str, str]]:
-    """The apiKeyHelper command and env block for *directory*'s policy (no key read)."""
+    """The apiKeyHelper command and env block for *directory*'s policy (no key read).
 
-    def no_key(_name: str) -> str:
-        return ""  # the key is never needed to build the settings
-
-    _, env = resolve_for_exec(directory, {}, read_key=no_key)
-    env.pop("ANTHROPIC_AUTH_TOKEN", None)
-    return helper_command(orenv_bin, directory), env
-
-
-def _load(path: Path) -> tuple[bool, dict[str, Any]]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return False, {}
-    except OSError as exc:
-        raise OrenvError(f"cannot read {path} ({exc.strerror})") from None
-    if not raw.strip():
-        return True, {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise OrenvError(f"{path} is not valid JSON; fix it first (nothing was changed)") from None
-    if not isinstance(data, dict):
-        raise OrenvError(f"{path} is not a JSON object; fix it first (nothing was changed)")
-    return True, data
+    Claude Code's settings are not judged here: the key is only ever handed
+    out by ``orenv token``, which checks them (and this file is orenv's own).
+    """
+    policy = trusted_policy(directory)
+    if policy is None:
+        raise OrenvError(f"no {POLICY_NAME} at or above {directory}; run `orenv init` there")
+    if not policy.enabled:
+        raise OrenvError(f"orenv is disabled here by {policy.path} (enabled = false)")
+    return helper_command(orenv_bin, directory), policy_env(policy, {}, key_value=None)
 
 
-def _save(path: Path, data: dict[str, Any]) -> None:
-    mode = 0o644
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        pass
-    atomic_write(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode(),
-                 mode=mode)
+_NAME = "settings.local.json"
+_MAX = 1024 * 1024
+
+
+class _ClaudeDir:
+    """``DIR/.claude`` opened without following links; every file operation goes
+    through its descriptor, so a repository that ships ``.claude`` or
+    ``settings.local.json`` as a symbolic link (or swaps one in meanwhile) never
+    makes orenv read or write anywhere else."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = Path(directory) / ".claude" / _NAME
+        self.fd: int | None = None
+        try:
+            self.parent_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise OrenvError(f"cannot open {directory} ({exc.strerror})") from None
+        try:
+            self.fd = self._open_dir()
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            self.close()
+            raise
+
+    def make(self) -> None:
+        """Create ``.claude`` (a real directory) if it is not there yet."""
+        if self.fd is not None:
+            return
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(".claude", 0o755, dir_fd=self.parent_fd)
+        self.fd = self._open_dir()
+
+    def _open_dir(self) -> int:
+        where = self.path.parent
+        try:
+            fd = os.open(".claude", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=self.parent_fd)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise OrenvError(f"{where} is a symbolic link or not a directory; orenv writes "
+                                 "only into a real .claude directory of the project: remove "
+                                 "it (nothing was changed)") from None
+            raise OrenvError(f"cannot open {where} ({exc.strerror})") from None
+        if os.fstat(fd).st_uid != os.getuid():
+            os.close(fd)
+            raise OrenvError(f"{where} belongs to another user; orenv does not write there "
+                             "(nothing was changed)")
+        return fd
+
+    def close(self) -> None:
+        for fd in (self.fd, self.parent_fd):
+            if fd is not None and fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.fd = None
+        self.parent_fd = -1
+
+    def __enter__(self) -> _ClaudeDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load(self) -> tuple[bool, dict[str, Any], int]:
+        """(existed, data, mode) of settings.local.json; refuses links and odd files."""
+        if self.fd is None:
+            return False, {}, 0o644
+        try:
+            fd = os.open(_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=self.fd)
+        except FileNotFoundError:
+            return False, {}, 0o644
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OrenvError(f"{self.path} is a symbolic link; orenv never writes through "
+                                 "one: remove it (nothing was changed)") from None
+            raise OrenvError(f"cannot read {self.path} ({exc.strerror})") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid != os.getuid():
+                raise OrenvError(f"{self.path} is not a plain file of yours (a link, a device "
+                                 "or another user's); remove it (nothing was changed)")
+            raw = os.read(fd, _MAX + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > _MAX:
+            raise OrenvError(f"{self.path} is larger than 1 MiB; fix it first "
+                             "(nothing was changed)")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise OrenvError(f"{self.path} is not UTF-8; fix it first "
+                             "(nothing was changed)") from None
+        if not text.strip():
+            return True, {}, stat.S_IMODE(st.st_mode)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise OrenvError(f"{self.path} is not valid JSON; fix it first "
+                             "(nothing was changed)") from None
+        if not isinstance(data, dict):
+            raise OrenvError(f"{self.path} is not a JSON object; fix it first "
+                             "(nothing was changed)")
+        return True, data, stat.S_IMODE(st.st_mode)
+
+    def save(self, data: dict[str, Any], mode: int) -> None:
+        """Replace settings.local.json atomically, inside this directory only."""
+        assert self.fd is not None
+        payload = (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+        tmp = f".{_NAME}.{secrets.token_hex(6)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=self.fd)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fchmod(fh.fileno(), mode & 0o777)
+                os.fsync(fh.fileno())
+            os.replace(tmp, _NAME, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=self.fd)
+            raise
+
+    def remove(self) -> bool:
+        """Remove settings.local.json, and .claude if that leaves it empty."""
+        assert self.fd is not None
+        os.unlink(_NAME, dir_fd=self.fd)
+        try:
+            os.rmdir(".claude", dir_fd=self.parent_fd)
+        except OSError:
+            return False  # not empty: other Claude Code files live there
+        return True
 
 
 def _save_record(path: Path, record: dict[str, Any]) -> None:
@@ -89,8 +210,13 @@ def _show(slot: str, value: Any) -> str:
 def helper_on(directory: str, orenv_bin: str, *, force: bool = False) -> list[str]:
     """Write the helper settings; returns the lines to print. Raises on conflicts."""
     command, env = desired(directory, orenv_bin)
-    path = Path(directory) / ".claude" / "settings.local.json"
-    existed, data = _load(path)
+    with _ClaudeDir(directory) as cd:
+        return _helper_on(cd, command, env, force)
+
+
+def _helper_on(cd: _ClaudeDir, command: str, env: dict[str, str], force: bool) -> list[str]:
+    path = cd.path
+    existed, data, mode = cd.load()
     record = helper_record(path) if existed else {}
     written: dict[str, Any] = dict(record.get("written") or {})
     previous: dict[str, Any] = dict(record.get("previous") or {})
@@ -152,8 +278,8 @@ def helper_on(directory: str, orenv_bin: str, *, force: bool = False) -> list[st
         created_env = True
     if cur_env or "env" in data:
         data["env"] = cur_env
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _save(path, data)
+    cd.make()
+    cd.save(data, mode)
     _save_record(path, {"path": str(path), "written": written, "previous": previous,
                         "created_file": created, "created_env": created_env})
     lines.append(f"wrote apiKeyHelper and {len(env)} env entries to {path} "
@@ -171,9 +297,14 @@ def _restore(data: dict[str, Any], env: dict[str, Any], slot: str, prev: Any) ->
 
 
 def helper_off(directory: str) -> list[str]:
-    path = Path(directory) / ".claude" / "settings.local.json"
+    with _ClaudeDir(directory) as cd:
+        return _helper_off(cd)
+
+
+def _helper_off(cd: _ClaudeDir) -> list[str]:
+    path = cd.path
     record = helper_record(path)
-    existed, data = _load(path)
+    existed, data, mode = cd.load()
     if not record:
         return [f"orenv has not added anything to {path}; nothing to remove"]
     if not existed:
@@ -202,14 +333,10 @@ def helper_off(directory: str) -> list[str]:
         else:
             del data["env"]
     if not data and record.get("created_file"):
-        path.unlink()
-        try:
-            path.parent.rmdir()
-        except OSError:
-            pass  # not empty: other Claude Code files live there
+        cd.remove()
         lines.append(f"removed {path} (orenv had created it)")
     else:
-        _save(path, data)
+        cd.save(data, mode)
         lines.append(f"removed {removed} entries orenv had added to {path}")
     helper_record_file(path).unlink(missing_ok=True)
     return lines
@@ -226,9 +353,9 @@ def run(args: argparse.Namespace) -> int:
     else:  # argparse choices make this unreachable
         raise UsageError("use `orenv helper on` or `orenv helper off`")
     for line in lines:
-        print(line)
+        say(line)
     if args.action == "on":
-        print(f"note: Claude Code reads .claude/ only in the directory it starts in: "
+        say(f"note: Claude Code reads .claude/ only in the directory it starts in: "
               f"run claude in {directory}")
     return 0
 

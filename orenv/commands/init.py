@@ -12,7 +12,7 @@ from ..errors import OrenvError, UsageError
 from ..paths import POLICY_NAME
 from ..policy import DEFAULT_BASE_URL, KEY_NAME_RE, MODES, parse
 from . import key_provision
-from ._common import cwd
+from ._common import cwd, say
 
 __all__ = ["register", "template"]
 
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     atomic_write(Path(path), content, mode=0o644)
     trust.allow(path, content)
     touch_stamp()
-    print(f"wrote and allowed {path} (key {key!r}, mode {args.mode})")
+    say(f"wrote and allowed {path} (key {key!r}, mode {args.mode})")
     return 0
 
 

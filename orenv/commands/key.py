@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import secrets
 from ..errors import UsageError
-from ._common import print_json
+from ._common import print_json, say
 
 __all__ = ["read_secret", "register"]
 
@@ -41,7 +41,7 @@ def run_set(args: argparse.Namespace) -> int:
                          "characters); use --force to store it anyway")
     secrets.set_key(name, value, management=args.management)
     kind = "management key" if args.management else "key"
-    print(f"stored {kind} {name!r} ({secrets.mask(value)}) in the keyring")
+    say(f"stored {kind} {name!r} ({secrets.mask(value)}) in the keyring")
     return 0
 
 
@@ -52,20 +52,20 @@ def run_list(args: argparse.Namespace) -> int:
                     for e in entries])
         return 0
     if not entries:
-        print("no keys; add one with `orenv key set NAME`")
+        say("no keys; add one with `orenv key set NAME`")
     for e in entries:
         flag = "  (management)" if e.management else ""
-        print(f"{e.name}\t{e.masked}{flag}")
+        say(f"{e.name}\t{e.masked}{flag}")
     return 0
 
 
 def run_rm(args: argparse.Namespace) -> int:
     secrets.delete_key(args.name)
-    print(f"removed key {args.name!r} from the keyring")
+    say(f"removed key {args.name!r} from the keyring")
     from ..provision import record
 
     if record(args.name) is not None:
-        print(f"orenv: note: {args.name!r} was provisioned on OpenRouter and still exists "
+        say(f"orenv: note: {args.name!r} was provisioned on OpenRouter and still exists "
               f"there; `orenv key revoke {args.name}` deletes it upstream", file=sys.stderr)
     return 0
 

@@ -15,7 +15,7 @@ from .. import provision, secrets
 from ..budget import format_usd
 from ..errors import UsageError
 from ..openrouter import LIMIT_RESETS
-from ._common import cwd, print_json
+from ._common import cwd, print_json, say
 
 __all__ = ["add_init_arguments", "init_budget", "init_key_name", "init_provision", "register",
            "usd"]
@@ -48,7 +48,7 @@ def run_provision(args: argparse.Namespace) -> int:
         print_json({"name": rec.name, "masked": masked, **rec.to_json()})
     else:
         limit = describe_limit(rec.limit, rec.limit_reset)
-        print(f"provisioned key {rec.name!r} ({masked}, {limit}) via management key "
+        say(f"provisioned key {rec.name!r} ({masked}, {limit}) via management key "
               f"{rec.management_key!r}; stored in the keyring")
     return 0
 
@@ -57,9 +57,9 @@ def run_revoke(args: argparse.Namespace) -> int:
     existed = provision.revoke(args.name, management=args.management_key,
                                base_url=args.base_url)
     if existed:
-        print(f"revoked key {args.name!r} upstream and removed it from the keyring")
+        say(f"revoked key {args.name!r} upstream and removed it from the keyring")
     else:
-        print(f"key {args.name!r} was already gone upstream; removed it from the keyring")
+        say(f"key {args.name!r} was already gone upstream; removed it from the keyring")
     return 0
 
 
@@ -69,9 +69,9 @@ def run_provisioned(args: argparse.Namespace) -> int:
         print_json([{"name": r.name, **r.to_json()} for r in recs.values()])
         return 0
     if not recs:
-        print("no provisioned keys; make one with `orenv key provision NAME --limit USD`")
+        say("no provisioned keys; make one with `orenv key provision NAME --limit USD`")
     for r in recs.values():
-        print(f"{r.name}\t{describe_limit(r.limit, r.limit_reset)}\t{r.base_url}")
+        say(f"{r.name}\t{describe_limit(r.limit, r.limit_reset)}\t{r.base_url}")
     return 0
 
 
@@ -152,5 +152,5 @@ def init_provision(args: argparse.Namespace, name: str, directory: str) -> None:
         base_url=args.base_url, directory=directory, label=label,
     )
     masked = secrets.mask(secrets.get_key(rec.name, provision.KEYRING_TIMEOUT))
-    print(f"provisioned key {rec.name!r} ({masked}, {describe_limit(rec.limit, rec.limit_reset)})"
+    say(f"provisioned key {rec.name!r} ({masked}, {describe_limit(rec.limit, rec.limit_reset)})"
           " and stored it in the keyring")

@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from ..errors import OrenvError
-from ._common import cwd, print_json
+from ._common import cwd, print_json, say
 
 __all__ = ["register"]
 
@@ -58,13 +58,13 @@ def run(args: argparse.Namespace) -> int:
         } for m in models])
         return 0
     if not models:
-        print("no models match")
+        say("no models match")
         return 0
     width = max(len(m.id) for m in models)
-    print(f"{'MODEL':<{width}}  {'CONTEXT':>9}  {'$/Mtok in':>9}  {'$/Mtok out':>10}  TOOLS")
+    say(f"{'MODEL':<{width}}  {'CONTEXT':>9}  {'$/Mtok in':>9}  {'$/Mtok out':>10}  TOOLS")
     for m in models:
         ctx = f"{m.context_length:,}" if m.context_length else "-"
-        print(f"{m.id:<{width}}  {ctx:>9}  {_price(m.prompt_price_per_mtok):>9}  "
+        say(f"{m.id:<{width}}  {ctx:>9}  {_price(m.prompt_price_per_mtok):>9}  "
               f"{_price(m.completion_price_per_mtok):>10}  {'yes' if m.supports_tools else 'no'}")
     return 0
 

@@ -6,13 +6,15 @@ import argparse
 import os
 from typing import Any
 
+from ._common import say
+
 __all__ = ["register"]
 
 
 def run(args: argparse.Namespace) -> int:
     profile = os.environ.get("ORENV_PROFILE", "")
     if profile:
-        print(args.format.replace("{profile}", profile))
+        say(args.format.replace("{profile}", profile))
     return 0
 
 

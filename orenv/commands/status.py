@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import budget, claude, trust
+from .._text import marker
 from ..activation import compute
 from ..errors import OrenvError
 from ..policy import find_nearest, read_policy_file
 from ..render import MARKERS, SECRET_VARS
 from ..secrets import mask
-from ._common import cwd, print_json
+from ._common import cwd, print_json, say
 
 __all__ = ["collect", "register"]
 
@@ -68,7 +69,7 @@ def collect(directory: str, env: Mapping[str, str]) -> dict[str, Any]:
         "shell": {
             "active": env.get("ORENV_ACTIVE"),
             "state": env.get("ORENV_STATE"),
-            "in_sync": (env.get("ORENV_ACTIVE") == (p.path if p and act.state == "active"
+            "in_sync": (env.get("ORENV_ACTIVE") == (marker(p.path) if p and act.state == "active"
                                                       else None)),
         },
     }
@@ -113,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
     else:
-        print("\n".join(render_text(data)))
+        for line in render_text(data):
+            say(line)
     return 0
 
 

@@ -8,13 +8,13 @@ import sys
 from typing import Any
 
 from ..activation import resolve_for_exec
-from ._common import cwd
+from ._common import cwd, process_dirs
 
 __all__ = ["register"]
 
 
 def run(args: argparse.Namespace) -> int:
-    _, env = resolve_for_exec(cwd(args.dir), os.environ)
+    _, env = resolve_for_exec(cwd(args.dir), os.environ, claude_dirs=process_dirs())
     sys.stdout.write(env["ANTHROPIC_AUTH_TOKEN"] + "\n")
     return 0
 

@@ -14,7 +14,7 @@ from .. import budget, provision, secrets
 from ..activation import trusted_policy
 from ..errors import OrenvError
 from ..paths import POLICY_NAME
-from ._common import cwd, print_json
+from ._common import cwd, print_json, say
 
 __all__ = ["register"]
 
@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         print_json({"key": name, "base_url": url, **usage.to_json(),
                     "warn_below_usd": warn, "warning": warning})
         return 0
-    print(f"key:       {name} -> {url}")
+    say(f"key:       {name} -> {url}")
     for label, value in budget.summary(usage):
-        print(f"{label + ':':<10} {value}")
+        say(f"{label + ':':<10} {value}")
     if warning:
-        print(f"orenv: warning: {warning}", file=sys.stderr)
+        say(f"orenv: warning: {warning}", file=sys.stderr)
     return 0
 
 

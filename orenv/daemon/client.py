@@ -6,9 +6,16 @@ Used three ways:
   ``python3 -I -S client.py SHELL SESSION WHY SOCKET CWD`` prints the exact
   shell code ``orenv export`` would print and exits 0, or prints nothing and
   exits 1 (daemon down, slow, refusing or cut off): the hook then falls back to
-  ``orenv export``. The daemon copies this file into the runtime directory, so
-  the hook finds it without asking Python where orenv is installed.
+  ``orenv export``. ``orenv hook`` writes this file's installed path into the
+  hook, so it is as trustworthy as the orenv program itself (never a copy in a
+  directory someone else could have written).
 * ``orenv daemon`` imports ``request()`` for ping/status/stop.
+
+Before anything is sent, the socket must be the user's own: in a real
+directory owned by the user with no group/other permissions (in a parent that
+is the user's or sticky, so nobody can swap it), and the process listening
+must run as the user (``SO_PEERCRED``). Another user who created the runtime
+directory first in a shared /tmp gets no request and no say.
 
 A half answer is never printed: the code counts only when the end line with
 this request's nonce arrived and the daemon then closed the connection.
@@ -28,20 +35,52 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["ENV_PASSED", "export", "main", "request"]
+__all__ = ["ENV_PASSED", "check_private_socket", "export", "main", "request"]
 
 END = "__orenv_end"
-ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "ORENV_QUIET")
+ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR",
+              "ORENV_QUIET")
 DEADLINE = float(os.environ.get("ORENV_DAEMON_DEADLINE", "0.45"))
+
+
+_S_IFMT, _S_IFDIR, _S_IFSOCK, _S_ISVTX = 0o170000, 0o040000, 0o140000, 0o1000
+
+
+def check_private_socket(sock_path: str) -> None:
+    """Raise PermissionError unless *sock_path* is the user's own socket in a private dir."""
+    uid = os.getuid()
+    directory = os.path.dirname(sock_path) or "."
+    base = os.stat(os.path.dirname(directory) or "/")
+    if base.st_mode & _S_IFMT != _S_IFDIR or (base.st_uid != uid
+                                               and not base.st_mode & _S_ISVTX):
+        raise PermissionError("runtime directory in an unsafe parent")
+    st = os.lstat(directory)
+    if st.st_mode & _S_IFMT != _S_IFDIR or st.st_uid != uid or st.st_mode & 0o077:
+        raise PermissionError("runtime directory is not private")
+    st = os.lstat(sock_path)
+    if st.st_mode & _S_IFMT != _S_IFSOCK or st.st_uid != uid:
+        raise PermissionError("socket is not the user's own")
+
+
+def _check_peer(s: _socket.socket) -> None:
+    """The daemon must run as this user (Linux: SO_PEERCRED; elsewhere the path checks)."""
+    opt = getattr(_socket, "SO_PEERCRED", None)
+    if opt is None:
+        return
+    creds = s.getsockopt(_socket.SOL_SOCKET, opt, 12)  # struct ucred: pid, uid, gid
+    if int.from_bytes(creds[4:8], sys.byteorder) != os.getuid():
+        raise PermissionError("the daemon runs as another user")
 
 
 def _exchange(sock_path: str, payload: bytes, timeout: float) -> bytes:
     """Send *payload*, read until the daemon closes; raise on any trouble or deadline."""
     deadline = time.monotonic() + timeout
+    check_private_socket(sock_path)
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
         s.connect(sock_path)
+        _check_peer(s)
         s.sendall(payload)
         chunks: list[bytes] = []
         while True:

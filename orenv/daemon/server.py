@@ -80,6 +80,12 @@ class Session:
     stamp_mtime: int = 0
 
 
+def _cache_key(cwd: str, env: Mapping[str, Any]) -> tuple[str | None, ...]:
+    """A cached answer depends on the directory and the variables a shell passes."""
+    return (cwd, *(v if isinstance(v := env.get(k), str) else None
+                   for k in protocol.ENV_PASSED if k != "ORENV_QUIET"))
+
+
 def _signature(act: Activation) -> tuple[Any, ...]:
     return (tuple(sorted(act.env.items())), act.message, act.state)
 
@@ -95,16 +101,16 @@ class Daemon:
     def __init__(self, linger: float | None = None) -> None:
         self.linger = linger if linger is not None else float(
             os.environ.get("ORENV_DAEMON_LINGER", DEFAULT_LINGER))
-        self.runtime = paths.ensure_private_dir(paths.runtime_dir())
-        self.sessions_dir = paths.ensure_private_dir(paths.session_dir())
+        self.runtime = paths.ensure_runtime_dir()
+        self.sessions_dir = paths.ensure_private_dir(self.runtime / "sessions")
         self.sock_path = protocol.socket_path(self.runtime)
         self.pid_path = protocol.pid_path(self.runtime)
-        self.stamp = paths.stamp_file()
+        self.stamp = self.runtime / "stamp"
         self.started = time.time()
         self.lock = threading.Lock()
         self.gen = 0
         self.key_gen = 0
-        self.cache: OrderedDict[tuple[str, str | None, str | None], Entry] = OrderedDict()
+        self.cache: OrderedDict[tuple[str | None, ...], Entry] = OrderedDict()
         self.keys: dict[str, str] = {}
         self.config: tuple[int, Config | None] = (-1, None)
         self.sessions: dict[int, Session] = {}
@@ -155,11 +161,6 @@ class Daemon:
         self.sock_ino = os.stat(self.sock_path).st_ino
         atomic_write(self.pid_path, f"{os.getpid()}\n".encode(), mode=0o600)
 
-    def install_client(self) -> None:
-        src = Path(__file__).with_name("client.py")
-        with contextlib.suppress(OSError):
-            atomic_write(self.runtime / "client.py", src.read_bytes(), mode=0o600)
-
     def prewarm(self) -> None:
         """Read the indexed keys before taking requests.
 
@@ -192,7 +193,6 @@ class Daemon:
         # Shells fall back to `orenv export` until the socket exists.
         self.prewarm()
         self.bind()
-        self.install_client()
         self.watcher.start()
         signal.signal(signal.SIGTERM, lambda *_: self.stop("sigterm"))
         signal.signal(signal.SIGINT, lambda *_: self.stop("sigint"))
@@ -305,8 +305,7 @@ class Daemon:
         cwd, raw_env = req.get("cwd"), req.get("env") or {}
         if not isinstance(cwd, str) or not os.path.isabs(cwd) or not isinstance(raw_env, dict):
             return False
-        key = (os.path.normpath(cwd), raw_env.get("CLAUDE_CODE_EXTRA_BODY"),
-               raw_env.get("ANTHROPIC_CUSTOM_HEADERS"))
+        key = _cache_key(os.path.normpath(cwd), raw_env)
         with self.lock:
             hit = self.cache.get(key)
             return hit is not None and hit.gen == self.gen
@@ -429,7 +428,7 @@ class Daemon:
 
     def entry(self, cwd: str, env: dict[str, str], *, fresh: bool = False,
               key_timeout: float | None = None) -> Entry:
-        key = (cwd, env.get("CLAUDE_CODE_EXTRA_BODY"), env.get("ANTHROPIC_CUSTOM_HEADERS"))
+        key = _cache_key(cwd, env)
         read_at = snapshot.read_time()  # before any input is read: see snapshot
         with self.lock:
             gen = self.gen
@@ -466,7 +465,7 @@ class Daemon:
                       config=None if fresh else self._config())
         ref, settled = snapshot.reference(read_at, act.watch)
         new = Entry(act=act, ref=ref, gen=gen, complete=not failed, settled=settled)
-        self.watcher.ensure(os.path.dirname(f) for f in act.watch)
+        self.watcher.track(act.watch, act.absent)
         with self.lock:
             if not failed and settled and self.gen == gen:
                 self.cache[key] = new

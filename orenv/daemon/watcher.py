@@ -71,6 +71,10 @@ class Watcher:
         self.handler = _Handler(self)
         self.lock = threading.Lock()
         self.watches: dict[str, Any] = {}
+        # Paths an answer depends on (present or not), and directories whose
+        # every entry does (.claude, managed-settings.d): from track().
+        self.depends: set[str] = set()
+        self.depend_dirs: set[str] = set()
         self.stamp = str(paths.stamp_file())
         self.trust = str(paths.trust_dir())
         self.config = str(paths.config_file())
@@ -102,7 +106,8 @@ class Watcher:
             self.callback(path, "keys")
         elif path == self.stamp or path == self.config or path.startswith(self.trust + os.sep):
             self.callback(path, "global")
-        elif os.path.basename(path) == paths.POLICY_NAME:
+        elif (os.path.basename(path) == paths.POLICY_NAME or path in self.depends
+              or os.path.dirname(path) in self.depend_dirs):
             self.callback(path, "policy")
 
     def _schedule(self, directory: str, *, recursive: bool) -> None:
@@ -123,6 +128,28 @@ class Watcher:
                 if d not in self.watches and os.path.isdir(d):
                     self._schedule(d, recursive=False)
 
+    def track(self, present: Iterable[str], absent: Iterable[str]) -> None:
+        """Report changes to *present* paths and the appearance of *absent* ones.
+
+        Each path's nearest existing parent is watched; the missing paths in
+        between count too (``~/.claude`` appearing before its settings.json).
+        """
+        with self.lock:
+            for path in (*present, *absent):
+                p = path
+                while True:
+                    self.depends.add(p)
+                    parent = os.path.dirname(p)
+                    if parent == p:
+                        break
+                    if os.path.isdir(parent):
+                        self._schedule(parent, recursive=False)
+                        break
+                    p = parent
+                if os.path.isdir(path) and not os.path.islink(path):
+                    self.depend_dirs.add(path)
+                    self._schedule(path, recursive=False)
+
     def watched(self) -> int:
         return len(self.watches)
 
@@ -134,6 +161,8 @@ class Watcher:
         keep_set = set(keep) | {str(paths.runtime_dir()), str(paths.config_dir()),
                                 str(paths.data_dir())}
         with self.lock:
+            self.depends.clear()  # re-tracked by the next computations
+            self.depend_dirs.clear()
             for key in list(self.watches):
                 if key.endswith("/**") or key in keep_set:
                     continue

@@ -6,9 +6,10 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 
-__all__ = ["Shell"]
+__all__ = ["Shell", "client_path", "hook_source"]
 
 _PLACEHOLDER = "@ORENV_BIN@"
+_CLIENT_PLACEHOLDER = "@ORENV_CLIENT@"
 
 
 class Shell(ABC):
@@ -39,14 +40,30 @@ class Shell(ABC):
                 lines.append(self.call("__orenv_set", name, value))
         return "".join(line + "\n" for line in lines)
 
-    def watch(self, ref: str, files: Iterable[str]) -> str:
-        return self.call("__orenv_watching", ref, *files) + "\n"
+    def watch(self, ref: str, files: Iterable[str], absent: Iterable[str] = ()) -> str:
+        """The idle-prompt check: reload when a file in *files* is newer than *ref*
+        or gone, or a path in *absent* appears. Paths are absolute, so the lone
+        ``-`` that separates the two lists is never one of them."""
+        return self.call("__orenv_watching", ref, *files, "-", *absent) + "\n"
 
     def message(self, text: str) -> str:
         return self.call("__orenv_msg", text) + "\n"
 
     def hook(self, binary: str) -> str:
-        return hook_source(self.hook_file).replace(_PLACEHOLDER, self.quote(binary))
+        """The hook with the quoted paths of the orenv program and of its daemon client.
+
+        The client is the file installed with orenv (as trustworthy as the
+        program), never a copy in the runtime directory.
+        """
+        return (hook_source(self.hook_file)
+                .replace(_PLACEHOLDER, self.quote(binary))
+                .replace(_CLIENT_PLACEHOLDER, self.quote(client_path())))
+
+
+def client_path() -> str:
+    """The installed daemon client (``orenv/daemon/client.py``) that bash and fish run."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(package, "daemon", "client.py")
 
 
 def hook_source(name: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Home, run_orenv
+from conftest import Home, loopback_host, run_orenv, write_config
 from harness import REPO_ROOT
 from standin import StandIn
 
@@ -28,12 +28,10 @@ def standin() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-def loopback_home(home: Home) -> Home:
-    """*home* with the Claude Code CLI present and the stand-in's host allowed."""
+def loopback_home(home: Home, standin: StandIn) -> Home:
+    """*home* with the Claude Code CLI present and the stand-in's host:port allowed."""
     assert CLAUDE.exists(), f"{CLAUDE} missing: run `make deps` (npm @anthropic-ai/claude-code)"
-    (home.config / "orenv").mkdir(parents=True, exist_ok=True)
-    (home.config / "orenv" / "config.toml").write_text(
-        'allowed_hosts = ["openrouter.ai", "127.0.0.1"]\n')
+    write_config(home, hosts=("openrouter.ai", loopback_host(standin.base_url)))
     return home
 
 

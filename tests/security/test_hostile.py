@@ -503,6 +503,11 @@ def test_env_names_set_literally_or_refused(
     (proj / ".orenv.toml").write_bytes(content)
     trust.allow(str(proj / ".orenv.toml"), content)
     accepted = env_name_problem(name) is None
+    # A name that is not known to be harmless applies only once the user lists
+    # it in allow_env; listed, it must reach every shell literally.
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "orenv" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"allow_env = [{toml_string(name)}]\n" if accepted else "")
     for kind in KINDS:
         sets = check_export(kind, *export_inprocess(kind, proj))
         if not accepted:
