@@ -11,7 +11,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NODE_PREFIX := .tools/node
 CLAUDE := $(NODE_PREFIX)/node_modules/.bin/claude
-CLAUDE_PKG := @anthropic-ai/claude-code@^2.1
+# The current release (its native binary needs no particular Node; npm would
+# otherwise pick an old one for this Node because of its engines field), and
+# the older one that still honoured ANTHROPIC_UNIX_SOCKET in settings, for the
+# test that shows no key reaches such a socket.
+CLAUDE_VERSION := 2.1.332
+CLAUDE_OLD_VERSION := 2.1.197
+CLAUDE_STAMP := $(NODE_PREFIX)/.claude-$(CLAUDE_VERSION)
+CLAUDE_OLD_PREFIX := .tools/node-$(CLAUDE_OLD_VERSION)
+CLAUDE_OLD := $(CLAUDE_OLD_PREFIX)/node_modules/.bin/claude
 APT_PACKAGES := zsh fish tmux gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?= -n 2
@@ -52,10 +60,16 @@ $(STAMP): pyproject.toml | $(PY)
 	  --config-settings editable_mode=compat </dev/null
 	touch $(STAMP)
 
-claude: $(CLAUDE)
+claude: $(CLAUDE_STAMP) $(CLAUDE_OLD)
 
-$(CLAUDE):
-	npm install --prefix $(NODE_PREFIX) --no-package-lock --no-audit --no-fund '$(CLAUDE_PKG)' </dev/null
+$(CLAUDE_STAMP):
+	npm install --prefix $(NODE_PREFIX) --no-package-lock --no-audit --no-fund \
+	  '@anthropic-ai/claude-code@$(CLAUDE_VERSION)' </dev/null
+	touch $@
+
+$(CLAUDE_OLD):
+	npm install --prefix $(CLAUDE_OLD_PREFIX) --no-package-lock --no-audit --no-fund \
+	  '@anthropic-ai/claude-code@$(CLAUDE_OLD_VERSION)' </dev/null
 
 # Each check runs only if its files exist yet.
 lint:

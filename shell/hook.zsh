@@ -163,6 +163,12 @@ __orenv_rtdir() {
   return 1
 }
 
+__orenv_bytes() {
+  # The length of $1 in bytes, in REPLY (no process).
+  setopt localoptions nomultibyte
+  REPLY=${#1}
+}
+
 __orenv_ask() {
   # Ask the daemon over its socket; the code lands in __orenv_out only when the
   # whole answer (ending with this request's nonce) arrived within 0.45 s. Only
@@ -184,7 +190,19 @@ __orenv_ask() {
   done
   __orenv_jstr "$PWD"
   req="{\"op\":\"export\",\"shell\":\"zsh\",\"session\":\"$$\",\"why\":\"$__orenv_why\",\"cwd\":$__orenv_j,\"env\":{$env},\"end\":\"$nonce\"}"
-  zsocket "$__orenv_sock" 2>/dev/null || return 1
+  # A socket path longer than a Unix socket takes (103 bytes) is reached
+  # through a descriptor of its directory, as the daemon bound it (Linux).
+  local sock=$__orenv_sock dfd=''
+  __orenv_bytes "$__orenv_sock"
+  if (( REPLY > 103 )); then
+    [[ -d /proc/self/fd ]] || return 1
+    exec {dfd}<"${__orenv_sock%/*}" 2>/dev/null || return 1
+    sock=/proc/self/fd/$dfd/daemon.sock
+  fi
+  zsocket "$sock" 2>/dev/null
+  rc=$?
+  [[ -n $dfd ]] && exec {dfd}<&-
+  (( rc == 0 )) || return 1
   fd=$REPLY
   if ! syswrite -o $fd -- "$req"$'\n' 2>/dev/null; then
     exec {fd}>&-

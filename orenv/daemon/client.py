@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["ENV_PASSED", "check_private_socket", "export", "main", "request"]
+__all__ = ["ENV_PASSED", "check_private_socket", "export", "main", "request", "sun_path"]
 
 END = "__orenv_end"
 ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR",
@@ -72,6 +72,32 @@ def _check_peer(s: _socket.socket) -> None:
         raise PermissionError("the daemon runs as another user")
 
 
+# sun_path holds 108 bytes on Linux (104 on macOS) with the final NUL.
+MAX_SUN_PATH = 103
+
+
+def sun_path(sock_path: str) -> tuple[str, int]:
+    """A path *sock_path* can be bound or reached by, and a directory fd to close (or -1).
+
+    A path longer than a Unix socket allows (a long TMPDIR or home) is reached
+    through its directory: ``/proc/self/fd/N/NAME`` with N an ``O_PATH``
+    descriptor of the directory (Linux); gpg-agent and tmux work around the
+    limit in the same spirit. Raises OSError when the OS offers no way.
+    """
+    if len(os.fsencode(sock_path)) <= MAX_SUN_PATH:
+        return sock_path, -1
+    o_path = getattr(os, "O_PATH", 0)
+    if not o_path or not os.path.isdir("/proc/self/fd"):
+        raise OSError(36, "socket path too long for this system; use a shorter "
+                      "XDG_RUNTIME_DIR")
+    fd = os.open(os.path.dirname(sock_path) or ".", o_path | os.O_DIRECTORY | os.O_CLOEXEC)
+    short = f"/proc/self/fd/{fd}/{os.path.basename(sock_path)}"
+    if len(os.fsencode(short)) > MAX_SUN_PATH:
+        os.close(fd)
+        raise OSError(36, "socket name too long")
+    return short, fd
+
+
 def _exchange(sock_path: str, payload: bytes, timeout: float) -> bytes:
     """Send *payload*, read until the daemon closes; raise on any trouble or deadline."""
     deadline = time.monotonic() + timeout
@@ -79,7 +105,12 @@ def _exchange(sock_path: str, payload: bytes, timeout: float) -> bytes:
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.settimeout(timeout)
-        s.connect(sock_path)
+        path, dir_fd = sun_path(sock_path)
+        try:
+            s.connect(path)
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
         _check_peer(s)
         s.sendall(payload)
         chunks: list[bytes] = []

@@ -43,6 +43,7 @@ from ..config import Config, load_config
 from ..errors import OrenvError
 from ..log import get_logger
 from . import protocol
+from .client import sun_path
 from .watcher import Watcher, ancestors
 
 __all__ = ["Daemon", "DaemonBusyError"]
@@ -146,7 +147,15 @@ class Daemon:
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
         try:
-            srv.bind(str(self.sock_path))
+            path, dir_fd = sun_path(str(self.sock_path))  # any length (see sun_path)
+            try:
+                srv.bind(path)
+            finally:
+                if dir_fd >= 0:
+                    os.close(dir_fd)
+        except OSError:
+            srv.close()
+            raise
         finally:
             os.umask(old)
         os.chmod(self.sock_path, 0o600)
@@ -192,7 +201,12 @@ class Daemon:
         self.acquire()
         # Shells fall back to `orenv export` until the socket exists.
         self.prewarm()
-        self.bind()
+        try:
+            self.bind()
+        except OSError as exc:
+            raise OrenvError(  # one line, no traceback
+                f"cannot listen on {self.sock_path} ({exc.strerror or exc}); "
+                "set XDG_RUNTIME_DIR to a short directory of your own") from None
         self.watcher.start()
         signal.signal(signal.SIGTERM, lambda *_: self.stop("sigterm"))
         signal.signal(signal.SIGINT, lambda *_: self.stop("sigint"))
