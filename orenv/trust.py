@@ -47,10 +47,10 @@ def _deny_record(path: str) -> Path:
 
 def status(path: str, content: bytes) -> TrustStatus:
     try:
-        recorded = _allow_record(path).read_text().split("\n", 1)[0].strip()
+        recorded = _allow_record(path).read_bytes().split(b"\n", 1)[0].strip().decode("ascii")
     except (FileNotFoundError, NotADirectoryError):
         recorded = ""
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         recorded = ""
     if recorded:
         return (TrustStatus.ALLOWED if recorded == content_hash(path, content)
@@ -73,7 +73,9 @@ def require(path: str, content: bytes) -> None:
 def allow(path: str, content: bytes) -> None:
     path = os.path.abspath(path)
     paths.ensure_private_dir(paths.trust_dir() / "allow")
-    atomic_write(_allow_record(path), f"{content_hash(path, content)}\n{path}\n".encode())
+    # The path as the file system has it: bytes that are not UTF-8 stay as they are.
+    atomic_write(_allow_record(path),
+                 content_hash(path, content).encode() + b"\n" + os.fsencode(path) + b"\n")
     _deny_record(path).unlink(missing_ok=True)
 
 
@@ -81,4 +83,4 @@ def deny(path: str) -> None:
     path = os.path.abspath(path)
     _allow_record(path).unlink(missing_ok=True)
     paths.ensure_private_dir(paths.trust_dir() / "deny")
-    atomic_write(_deny_record(path), f"{path}\n".encode())
+    atomic_write(_deny_record(path), os.fsencode(path) + b"\n")

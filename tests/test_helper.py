@@ -133,3 +133,75 @@ def test_token_is_fast_enough(home: Home, proj: Path) -> None:
     elapsed = time.monotonic() - start
     assert out.stdout == KEY + "\n"
     assert elapsed < 3  # generous: Claude Code caches the helper's answer for 5 minutes
+
+
+# --------------------------------------------------------------------- links
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and not p.is_symlink()}
+
+
+@pytest.mark.parametrize("action", ["on", "off"])
+def test_claude_dir_as_a_link_to_another_project_is_refused(home: Home, proj: Path,
+                                                            action: str) -> None:
+    """A repository's `.claude` linking to another project's: nothing is written there."""
+    other = home.path / "other-project"
+    (other / ".claude").mkdir(parents=True)
+    (other / ".claude" / "settings.local.json").write_text('{"env": {"KEEP": "me"}}\n')
+    before = tree(other)
+    (proj / ".claude").symlink_to(other / ".claude")
+    proc = orenv(home, "helper", action, cwd=proj, check=False)
+    assert tree(other) == before
+    if action == "on":
+        line = [x for x in proc.stderr.splitlines() if x.startswith("orenv:")]
+        assert proc.returncode != 0 and len(line) == 1 and "symbolic link" in line[0]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("action", ["on", "off"])
+def test_settings_file_as_a_link_to_a_secret_is_refused(home: Home, proj: Path,
+                                                        action: str) -> None:
+    """A link to a JSON file with secrets: never read into, nor copied into, the tree."""
+    secret = home.path / ".docker" / "config.json"
+    secret.parent.mkdir()
+    secret.write_text('{"auths": {"registry": {"auth": "U0VDUkVULVRPS0VO"}}}\n')
+    (proj / ".claude").mkdir()
+    link = proj / ".claude" / "settings.local.json"
+    link.symlink_to(secret)
+    proc = orenv(home, "helper", action, cwd=proj, check=False)
+    assert link.is_symlink() and secret.read_text().startswith('{"auths"')
+    for f in proj.rglob("*"):
+        if f.is_file() and not f.is_symlink():
+            assert b"U0VDUkVULVRPS0VO" not in f.read_bytes(), f
+    if action == "on":
+        assert proc.returncode != 0 and "symbolic link" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_hard_link_and_odd_files_are_refused(home: Home, proj: Path) -> None:
+    (proj / ".claude").mkdir()
+    target = home.path / "elsewhere.json"
+    target.write_text("{}\n")
+    (proj / ".claude" / "settings.local.json").hardlink_to(target)
+    proc = orenv(home, "helper", "on", cwd=proj, check=False)
+    assert proc.returncode != 0 and "plain file" in proc.stderr
+    assert target.read_text() == "{}\n"
+    (proj / ".claude" / "settings.local.json").unlink()
+    (proj / ".claude").rmdir()
+    (proj / ".claude").write_text("not a directory")
+    proc = orenv(home, "helper", "on", cwd=proj, check=False)
+    assert proc.returncode != 0 and "not a directory" in proc.stderr
+
+
+def test_claude_dir_of_another_user_is_refused(home: Home, proj: Path) -> None:
+    import os
+
+    if os.getuid() != 0:
+        pytest.skip("changing a directory's owner needs root (CI runs as root)")
+    (proj / ".claude").mkdir()
+    os.chown(proj / ".claude", 65534, 65534)
+    proc = orenv(home, "helper", "on", cwd=proj, check=False)
+    assert proc.returncode != 0 and "another user" in proc.stderr
+    assert not (proj / ".claude" / "settings.local.json").exists()

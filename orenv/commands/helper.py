@@ -209,6 +209,12 @@ def _show(slot: str, value: Any) -> str:
 
 def helper_on(directory: str, orenv_bin: str, *, force: bool = False) -> list[str]:
     """Write the helper settings; returns the lines to print. Raises on conflicts."""
+    try:
+        directory.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OrenvError(f"{directory} is not a UTF-8 path, which Claude Code's settings (JSON) "
+                         "cannot name; use helper mode in a directory whose path is UTF-8, or "
+                         "exec mode here") from None
     command, env = desired(directory, orenv_bin)
     with _ClaudeDir(directory) as cd:
         return _helper_on(cd, command, env, force)
