@@ -71,7 +71,9 @@ def compute(
     nearest = find_nearest(cwd)
     if nearest is None:
         return Activation(watch=(stamp,))
-    watch = [stamp, nearest]
+    # The policy's directory too: re-pointing a .orenv.toml link, or moving an
+    # older file over it, changes the directory, not the file's time.
+    watch = [stamp, nearest, os.path.dirname(nearest)]
     absent = _nearer_policies(cwd, nearest)
     policy: Policy | None = None
     try:
@@ -81,7 +83,7 @@ def compute(
         elif config.path:
             absent.append(config.path)
         chain = find_chain(cwd)
-        watch[1:2] = [pf.path for pf in chain]
+        watch[1:3] = [p for pf in chain for p in (pf.path, os.path.dirname(pf.path))]
         for pf in chain:
             trust.require(pf.path, pf.content)
         policy = resolve(chain, config)
@@ -92,7 +94,8 @@ def compute(
         present, missing = claude.settings_watch(cwd, base_env)
         watch += present
         absent += missing
-        guard.check([cwd], base_env, config, policy_env(policy, {}, key_value=None))
+        guard.check([cwd], base_env, config, policy_env(policy, {}, key_value=None),
+                    policy.mode)
         key_value = None
         if policy.mode == "export":
             assert policy.key is not None  # resolve() guarantees it when enabled
@@ -168,7 +171,8 @@ def resolve_for_exec(
         raise OrenvError(f"orenv is disabled here by {policy.path} (enabled = false)")
     assert policy.key is not None
     # Compared with what `orenv helper on` writes: the policy's own values.
-    guard.check([cwd, *claude_dirs], base_env, config, policy_env(policy, {}, key_value=None))
+    guard.check([cwd, *claude_dirs], base_env, config, policy_env(policy, {}, key_value=None),
+                policy.mode)
     key_value = (read_key or _default_reader)(policy.key)
     env = policy_env(policy, base_env, key_value=key_value)
     return policy, env

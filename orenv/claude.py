@@ -70,6 +70,8 @@ SEVERITIES = ("error", "warning", "info", "ok")
 CLOUD_VARS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
 AUTH_VARS = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 SETTINGS_NAMES = ("settings.json", "settings.local.json")
+# Directories in which any new entry can change what Claude Code reads.
+EVENT_DIRS = (".claude", "managed-settings.d")
 REPO_SCOPES = ("project", "local")  # files that come with the directory (a repository)
 _SECRETISH = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 # Managed settings: managed-settings.json, then managed-settings.d/*.json.

@@ -9,6 +9,7 @@ is the only place that catches ``OrenvError``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import re
@@ -90,7 +91,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"] and from_command_line:
+        # Run by a hook on cd: a Ctrl-C there must not leave half an answer (the
+        # hook then completes within its second, or repairs at the next prompt).
+        import signal
+
+        with contextlib.suppress(ValueError):  # not the main thread (tests)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     if len(argv) == 2 and argv[0] == "hook" and argv[1] in ("zsh", "bash", "fish"):
         # Every new shell runs this: skip argparse and the parser build.
         from .commands.hook import print_hook

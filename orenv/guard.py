@@ -42,7 +42,7 @@ _ORENV_VALUE_ONLY = ("ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CODE_EXTRA_BODY")
 
 
 def refusal(directories: Iterable[str], env: Mapping[str, str], config: Config,
-            wanted: Mapping[str, str]) -> str | None:
+            wanted: Mapping[str, str], mode: str = "export") -> str | None:
     """Why no key may be handed out where Claude Code starts in any of *directories*.
 
     Args:
@@ -51,6 +51,8 @@ def refusal(directories: Iterable[str], env: Mapping[str, str], config: Config,
         env: the environment Claude Code inherits (``CLAUDE_CONFIG_DIR``, ``HOME``).
         config: the user's config (``allowed_hosts``, ``allow_env``).
         wanted: the non-secret variables orenv sets here.
+        mode: the policy's mode; in helper mode orenv's own apiKeyHelper (in the
+            local settings, which take precedence) wins over the user's.
     """
     seen: set[str] = set()
     for directory in dict.fromkeys(os.path.abspath(d) for d in directories):
@@ -58,29 +60,35 @@ def refusal(directories: Iterable[str], env: Mapping[str, str], config: Config,
             if f.path in seen or not f.exists:
                 continue
             seen.add(f.path)
-            problem = _file_problem(f, config, wanted)
+            problem = _file_problem(f, config, wanted, mode)
             if problem:
                 return problem
     return None
 
 
 def check(directories: Iterable[str], env: Mapping[str, str], config: Config,
-          wanted: Mapping[str, str]) -> None:
+          wanted: Mapping[str, str], mode: str = "export") -> None:
     """``refusal`` as an ``UnsafeSettingsError``."""
-    problem = refusal(directories, env, config, wanted)
+    problem = refusal(directories, env, config, wanted, mode)
     if problem:
         raise UnsafeSettingsError(problem)
 
 
-def _file_problem(f: SettingsFile, config: Config, wanted: Mapping[str, str]) -> str | None:
+def _file_problem(f: SettingsFile, config: Config, wanted: Mapping[str, str],
+                  mode: str) -> str | None:
     no_key = "orenv gives out no key where Claude Code reads it"
     if f.error:
         return (f"{f.path} {f.error}, so what Claude Code does with it cannot be checked; "
                 f"{no_key}: fix or remove it")
-    if f.from_repository and not claude.helper_is_ours(f):
+    # Claude Code runs an apiKeyHelper with your environment (the key, in export
+    # and exec modes) and sends its answer along. A repository's never counts;
+    # the user's or the administrator's is shadowed only by orenv's own helper.
+    foreign = not claude.helper_is_ours(f)
+    if foreign and (f.from_repository or mode != "helper"):
         return (f"{f.path} sets an apiKeyHelper that is not orenv's (Claude Code would run it "
-                f"with your environment and send its answer); {no_key}: remove it, or run "
-                "`orenv helper on` here")
+                f"with your environment and send its answer); {no_key}: remove it"
+                + (", or run `orenv helper on` here" if f.from_repository else
+                   ", or use mode = \"helper\" (orenv's own helper then wins)"))
     for name, value in f.env.items():
         problem = _env_problem(f, name, value, config, wanted)
         if problem:

@@ -3,6 +3,11 @@
 A record is kept per policy path (file name: SHA-256 of the path) and holds
 the SHA-256 of the path plus the file's bytes, so any edit, a swapped symlink
 target or a renamed parent directory revokes it. Records hold no secrets.
+
+The path is the policy's *real directory* plus its name: a project reached as
+``//home/me/proj`` (bash keeps a leading ``//``) or through a symlinked
+directory is the same project, allowed once. The file itself is not resolved:
+a ``.orenv.toml`` that is a link is judged by the content it points to now.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from . import paths
 from ._fsutil import atomic_write
 from .errors import UntrustedPolicyError
 
-__all__ = ["TrustStatus", "allow", "check", "content_hash", "deny", "require", "status"]
+__all__ = ["TrustStatus", "allow", "canonical", "check", "content_hash", "deny", "require",
+           "status"]
 
 
 class TrustStatus(Enum):
@@ -26,12 +32,18 @@ class TrustStatus(Enum):
     DENIED = "denied"
 
 
+def canonical(path: str) -> str:
+    """The path trust is recorded for: the real directory, then the file's own name."""
+    full = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+
+
 def _path_id(path: str) -> str:
-    return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()
+    return hashlib.sha256(os.fsencode(canonical(path))).hexdigest()
 
 
 def content_hash(path: str, content: bytes) -> str:
-    h = hashlib.sha256(os.fsencode(os.path.abspath(path)))
+    h = hashlib.sha256(os.fsencode(canonical(path)))
     h.update(b"\0")
     h.update(content)
     return h.hexdigest()
@@ -71,7 +83,7 @@ def require(path: str, content: bytes) -> None:
 
 
 def allow(path: str, content: bytes) -> None:
-    path = os.path.abspath(path)
+    path = canonical(path)
     paths.ensure_private_dir(paths.trust_dir() / "allow")
     # The path as the file system has it: bytes that are not UTF-8 stay as they are.
     atomic_write(_allow_record(path),
@@ -80,7 +92,7 @@ def allow(path: str, content: bytes) -> None:
 
 
 def deny(path: str) -> None:
-    path = os.path.abspath(path)
+    path = canonical(path)
     _allow_record(path).unlink(missing_ok=True)
     paths.ensure_private_dir(paths.trust_dir() / "deny")
     atomic_write(_deny_record(path), os.fsencode(path) + b"\n")

@@ -196,12 +196,13 @@ __orenv_reload() {
     __orenv_absent=()
   elif [[ -z ${ORENV_NO_DAEMON-} && -r $__orenv_client ]] && __orenv_rtdir &&
     [[ -S $__orenv_rt/daemon.sock && ! -L $__orenv_rt/daemon.sock && -O $__orenv_rt/daemon.sock ]] &&
-    __orenv_out=$("$__orenv_py" -I -S "$__orenv_client" bash "$$" "$__orenv_why" \
-      "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
+    __orenv_out=$(trap '' INT; exec "$__orenv_py" -I -S "$__orenv_client" bash "$$" \
+      "$__orenv_why" "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
     eval "$__orenv_out"
   else
     # What is left of the prompt's 1 s after a failed daemon attempt.
-    __orenv_out=$("$__orenv_bin" export bash --session "$$" --deadline 0.4)
+    # Both ignore Ctrl-C: the cd completes within its second, never half done.
+    __orenv_out=$(trap '' INT; exec "$__orenv_bin" export bash --session "$$" --deadline 0.4)
     eval "$__orenv_out"
     __orenv_spawn
   fi

@@ -118,14 +118,18 @@ end
 function __orenv_find
     # Is there a .orenv.toml at or above $PWD? (What orenv's find_nearest looks
     # for: anything by that name, even a dangling link; the daemon judges it.)
-    # The paths are kept for the idle prompt's check (__orenv_found).
-    set -l d (string replace -r '/$' '' -- $PWD)
+    # The paths are kept for the idle prompt's check (__orenv_found). A path
+    # may hold any byte but NUL and "/", newlines included: `path dirname -Z`
+    # with `string split0` keeps each one whole (a plain command substitution
+    # would split it at the newline).
     set -g __orenv_cands
-    while true
+    set -l d $PWD
+    while test "$d" != /
         set -g -a __orenv_cands "$d/.orenv.toml"
+        set d (path dirname -Z -- $d | string split0)
         test -n "$d"; or break
-        set d (string replace -r '/[^/]*$' '' -- $d)
     end
+    set -g -a __orenv_cands /.orenv.toml
     __orenv_found
 end
 
@@ -189,7 +193,6 @@ end
 
 function __orenv_reload
     set -l had (count $__orenv_names)
-    set -g __orenv_pwd $PWD
     set -g __orenv_gotmsg 0
     __orenv_restore
     set -g __orenv_none 0
@@ -202,15 +205,23 @@ function __orenv_reload
     else if test -z "$ORENV_NO_DAEMON"; and test -r $__orenv_client; and __orenv_rtdir
         and test -S $__orenv_rt/daemon.sock; and not test -L $__orenv_rt/daemon.sock
         and test -O $__orenv_rt/daemon.sock
-        set out ($__orenv_py -I -S $__orenv_client fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD | string collect)
+        set out ($__orenv_py -I -S $__orenv_client fish $fish_pid $__orenv_why $__orenv_rt/daemon.sock $PWD 2>/dev/null | string collect)
     end
     if test $__orenv_none = 0; and test -z "$out"
-        # What is left of the prompt's 1 s after a failed daemon attempt.
-        set out ($__orenv_bin export fish --session $fish_pid --deadline 0.4 | string collect)
+        # What is left of the prompt's 1 s after a failed daemon attempt. Its
+        # messages come as code on stdout; stderr could only hold a Python
+        # traceback (a Ctrl-C while it starts): never shown, one line instead.
+        set out ($__orenv_bin export fish --session $fish_pid --deadline 0.4 2>/dev/null | string collect)
+        if test -z "$out"
+            printf '%s\n' "orenv: could not compute this directory's environment; run `orenv export fish` to see why" >&2
+        end
         __orenv_spawn
     end
     test -n "$out"; and printf '%s\n' $out | source
     set -g __orenv_why change
+    # Only now: a Ctrl-C above leaves the old directory recorded, so the next
+    # prompt tries again.
+    set -g __orenv_pwd $PWD
     if test $__orenv_gotmsg = 0
         if test $had -gt 0; and test (count $__orenv_names) -eq 0
             printf '%s\n' "orenv: unloaded" >&2

@@ -248,3 +248,19 @@ def test_watch_lists_cover_every_file(tmp_path: Path, _no_machine_managed: Path)
     assert str(repo / ".claude") in absent and str(repo / ".git") in present
     assert str(tmp_path / "home" / ".claude" / "settings.json") in absent
     assert str(_no_machine_managed / "managed-settings.json") in absent
+
+
+def test_users_own_api_key_helper(tmp_path: Path, _no_machine_managed: Path) -> None:
+    """Claude Code runs it with the key in its environment and sends its answer along."""
+    user = write(tmp_path / "home" / ".claude" / "settings.json",
+                 {"apiKeyHelper": "/usr/local/bin/corp-key"})
+    for mode in ("export", "exec"):
+        assert str(user) in (guard.refusal([str(tmp_path / "proj")], {"HOME": str(
+            tmp_path / "home")}, CFG, WANTED, mode) or "x"), mode
+    # In helper mode orenv's own helper (local settings) takes precedence.
+    (tmp_path / "proj").mkdir(exist_ok=True)
+    assert guard.refusal([str(tmp_path / "proj")], {"HOME": str(tmp_path / "home")}, CFG,
+                         WANTED, "helper") is None
+    user.unlink()
+    managed = write(_no_machine_managed / "managed-settings.json", {"apiKeyHelper": "x"})
+    assert str(managed) in (refusal(tmp_path) or "")

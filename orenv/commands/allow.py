@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             say(line)
         if policy.enabled:
             warning = guard.refusal([os.path.dirname(path)], os.environ, config,
-                                    policy_env(policy, {}, key_value=None))
+                                    policy_env(policy, {}, key_value=None), policy.mode)
     except OrenvError as exc:
         warning = exc.message
     trust.allow(path, pf.content)

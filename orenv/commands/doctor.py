@@ -170,7 +170,7 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
     wanted = policy_env(policy, {}, key_value=None)
     from .. import guard
 
-    problem = guard.refusal([directory], env, config, wanted) if trusted else None
+    problem = guard.refusal([directory], env, config, wanted, policy.mode) if trusted else None
     if problem:
         out.append(Finding("error", "claude-settings-redirect", problem,
                            "remove that entry from the file named (Claude Code's settings "

@@ -23,6 +23,14 @@ this request's nonce arrived and the daemon then closed the connection.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # Run by a hook: a Ctrl-C during a slow cd must not print a traceback nor
+    # leave half an answer; the cd completes within its second instead (bash
+    # passes SIGINT ignored already; fish cannot).
+    import _signal  # type: ignore[import-not-found]  # the C module: no `signal` import cost
+
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+
 # Only C modules on the cd path: `socket`, `json` and `typing` would pull in
 # enum, re and selectors and triple the client's start-up time.
 import _socket

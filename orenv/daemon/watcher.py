@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -26,13 +29,15 @@ from watchdog.events import (
 from watchdog.observers import Observer
 
 from .. import paths
+from ..claude import EVENT_DIRS
 
 __all__ = ["Watcher", "ancestors"]
 
 # Only changes: opens, reads and closes without writing (very frequent in
 # directories such as /tmp or $HOME) never reach the daemon.
 _EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileDeletedEvent, FileModifiedEvent,
-                                        FileMovedEvent, FileClosedEvent]
+                                        FileMovedEvent, FileClosedEvent, DirCreatedEvent,
+                                        DirDeletedEvent, DirMovedEvent]
 Callback = Callable[[str, str], None]  # (path, kind): policy | global | keys
 
 
@@ -55,6 +60,10 @@ class _Handler(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
+        if event.is_directory and event.event_type in ("deleted", "moved"):
+            # A watched directory that is gone or renamed watches nothing any
+            # more: drop it, so that it is watched again once it is back.
+            self.owner.dropped(os.fsdecode(event.src_path))
         for p in (event.src_path, getattr(event, "dest_path", "")):
             if p:
                 self.owner.classify(os.fsdecode(p))
@@ -79,6 +88,13 @@ class Watcher:
         self.trust = str(paths.trust_dir())
         self.config = str(paths.config_file())
         self.keys = str(paths.data_dir() / "keys.json")
+        # Directories every answer depends on, and whether they are watched
+        # recursively; each one's parent is watched too, so that a directory
+        # deleted and made again (or renamed back) is watched again.
+        self.globals: dict[str, bool] = {
+            str(paths.runtime_dir()): False, self.trust: True,
+            str(paths.config_dir()): False, str(paths.data_dir()): False,
+        }
 
     def start(self) -> None:
         for d in (paths.trust_dir() / "allow", paths.trust_dir() / "deny", paths.config_dir(),
@@ -89,10 +105,28 @@ class Watcher:
                 pass
         self.observer.daemon = True
         self.observer.start()
-        self._schedule(str(paths.runtime_dir()), recursive=False)
-        self._schedule(self.trust, recursive=True)
-        self._schedule(str(paths.config_dir()), recursive=False)
-        self._schedule(str(paths.data_dir()), recursive=False)
+        self.ensure_globals()
+
+    def ensure_globals(self) -> None:
+        """Watch the global directories that exist (again), and their parents."""
+        with self.lock:
+            for directory, recursive in self.globals.items():
+                parent = os.path.dirname(directory)
+                if os.path.isdir(parent):
+                    self._schedule(parent, recursive=False)
+                if os.path.isdir(directory):
+                    self._schedule(directory, recursive=recursive)
+
+    def dropped(self, directory: str) -> None:
+        """*directory* was deleted or renamed: forget its watches."""
+        with self.lock:
+            for key in (directory, directory + "/**"):
+                watch = self.watches.pop(key, None)
+                if watch is not None:
+                    try:
+                        self.observer.unschedule(watch)
+                    except (KeyError, OSError, RuntimeError):
+                        pass
 
     def stop(self) -> None:
         try:
@@ -102,7 +136,11 @@ class Watcher:
             pass
 
     def classify(self, path: str) -> None:
-        if path == self.keys:
+        if path in self.globals:
+            # A global directory appeared, went or was renamed: watch what exists now.
+            self.ensure_globals()
+            self.callback(path, "keys" if path == str(paths.data_dir()) else "global")
+        elif path == self.keys:
             self.callback(path, "keys")
         elif path == self.stamp or path == self.config or path.startswith(self.trust + os.sep):
             self.callback(path, "global")
@@ -146,7 +184,8 @@ class Watcher:
                         self._schedule(parent, recursive=False)
                         break
                     p = parent
-                if os.path.isdir(path) and not os.path.islink(path):
+                if (os.path.basename(path) in EVENT_DIRS and os.path.isdir(path)
+                        and not os.path.islink(path)):
                     self.depend_dirs.add(path)
                     self._schedule(path, recursive=False)
 
@@ -158,8 +197,7 @@ class Watcher:
 
     def drop_dirs(self, keep: Iterable[str]) -> None:
         """Unwatch plain directories not in *keep* (the global watches stay)."""
-        keep_set = set(keep) | {str(paths.runtime_dir()), str(paths.config_dir()),
-                                str(paths.data_dir())}
+        keep_set = set(keep) | set(self.globals) | {os.path.dirname(d) for d in self.globals}
         with self.lock:
             self.depends.clear()  # re-tracked by the next computations
             self.depend_dirs.clear()

@@ -97,8 +97,6 @@ ATTACKS: dict[str, Attack] = {
 def world(home: Home) -> Iterator[World]:
     assert CLAUDE.exists(), f"{CLAUDE} missing: run `make deps`"
     with StandIn() as good, StandIn() as evil:
-        good.start()
-        evil.start()
         evil.add_key(good.key)  # so the control run is answered, not retried for minutes
         write_config(home, hosts=("openrouter.ai", loopback_host(good.base_url)))
         orenv(home, "key", "set", "work", input=good.key)

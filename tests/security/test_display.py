@@ -54,9 +54,9 @@ def test_allow_trusts_exactly_what_it_showed(tmp_path: Path, monkeypatch: pytest
     from orenv.commands import allow as allow_cmd
 
     monkeypatch.setattr(allow_cmd, "read_policy_file", swapping)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert cli.main(["allow", str(proj)]) == 0
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert cli.main(["allow", str(proj)]) == 0, err.getvalue()
     assert reads == [str(path)]
     assert "shown-model" in out.getvalue() and "hidden-model" not in out.getvalue()
     assert trust.check(str(path), shown) and not trust.check(str(path), hidden)

@@ -101,13 +101,13 @@ def test_no_shell_variable_keeps_the_key(kind: str, daemon: str, home: Home,
             sh.cd(dirs["export"])
             sh.run("true")
             assert sh.var("ANTHROPIC_AUTH_TOKEN") == KEY
-            for mode in ("exec", "helper"):
-                sh.cd(dirs[mode])
-                assert needle not in sh.run(DUMP[kind], timeout=30), f"{mode} mode"
-            sh.cd(home.path)
+            sh.cd(home.path)  # "orenv: unloaded": nothing may keep the key now
             sh.run("true")
             dump = sh.run(DUMP[kind], timeout=30)
             assert needle not in dump, [ln[:80] for ln in dump.splitlines() if needle in ln]
+            for mode in ("exec", "helper"):
+                sh.cd(dirs[mode])
+                assert needle not in sh.run(DUMP[kind], timeout=30), f"{mode} mode"
         if daemon == "on":
             time.sleep(0.1)
             status = run_orenv(home, "daemon", "status", "--json", check=True).stdout

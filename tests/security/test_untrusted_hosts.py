@@ -44,8 +44,6 @@ class Net:
 def make_net(home: Home, both_ports: bool) -> Iterator[Net]:
     """With *both_ports* the attacker's port is allowed too: only trust stands in the way."""
     with StandIn() as good, StandIn() as evil:
-        good.start()
-        evil.start()
         evil.add_key(good.key)
         evil.add_key(good.management_key, management=True)
         hosts = ["openrouter.ai", loopback_host(good.base_url)]
