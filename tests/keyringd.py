@@ -271,7 +271,8 @@ def start_keyring(
     tmp_socket_dir: str | None = None
     socket = base / "bus"
     if len(str(socket)) > _MAX_SOCKET_PATH:
-        tmp_socket_dir = tempfile.mkdtemp(prefix="orenv-bus-")
+        # A long TMPDIR (macOS, a sandboxed home) is no shorter: /tmp is.
+        tmp_socket_dir = tempfile.mkdtemp(prefix="orenv-bus-", dir="/tmp")
         socket = Path(tmp_socket_dir) / "bus"
     servicedirs = (
         "<standard_session_servicedirs/>" if activation else f"<servicedir>{services}</servicedir>"

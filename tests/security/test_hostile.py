@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -37,6 +38,7 @@ from harness import Shell, base_path, venv_bin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import orenv as orenv_pkg
 from orenv import cli, shells, trust
 from orenv.policy import env_name_problem
 
@@ -260,10 +262,19 @@ def test_special_files_inprocess_messages(special_dirs: dict[str, Path],
 
 
 def test_unreadable_policy_as_unprivileged_user(tmp_path: Path) -> None:
-    """Root reads anything, so drop to `nobody` with setpriv for a real EACCES."""
-    base = Path(tempfile.mkdtemp(prefix="orenv-unreadable-"))
+    """Root reads anything, so drop to `nobody` with setpriv for a real EACCES.
+
+    nobody may not be able to read this checkout (a clone inside a 0700 home)
+    or reach TMPDIR: the orenv package is copied under /tmp and run with the
+    system Python (`orenv export` needs the standard library only).
+    """
+    base = Path(tempfile.mkdtemp(prefix="orenv-unreadable-", dir="/tmp"))
     try:
         base.chmod(0o755)
+        code = base / "code"
+        shutil.copytree(Path(orenv_pkg.__file__).parent, code / "orenv",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
         home = base / "home"
         home.mkdir()
         os.chown(home, 65534, 65534)
@@ -272,11 +283,13 @@ def test_unreadable_policy_as_unprivileged_user(tmp_path: Path) -> None:
         (proj / ".orenv.toml").write_text('[openrouter]\nkey = "work"\n')
         (proj / ".orenv.toml").chmod(0o000)
         env = {"PATH": base_path(), "HOME": str(home), "LANG": "C.UTF-8",
-               "ORENV_NO_DAEMON": "1", "PWD": str(proj)}
+               "ORENV_NO_DAEMON": "1", "PWD": str(proj), "PYTHONDONTWRITEBYTECODE": "1"}
+        run = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+               "from orenv.cli import main; sys.exit(main())")
         for kind in KINDS:
             proc = subprocess.run(
                 ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                 str(venv_bin() / "orenv"), "export", kind],
+                 "/usr/bin/python3", "-I", "-c", run, str(code), "export", kind],
                 cwd=proj, env=env, capture_output=True, text=True, timeout=20, check=False)
             sets = check_export(kind, proc.returncode, proc.stdout, proc.stderr)
             assert sets["ORENV_STATE"] == "error"
