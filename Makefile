@@ -24,11 +24,11 @@ APT_PACKAGES := zsh fish tmux gnome-keyring dbus dbus-x11 libsecret-tools shellc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?= -n 2
 
-SHELL_SCRIPTS := $(wildcard shell/*.bash) $(wildcard install.sh) $(wildcard .ci/run)
+SHELL_SCRIPTS := $(wildcard shell/*.bash) $(wildcard install.sh) $(wildcard .ci/run) $(wildcard .ci/portable)
 ZSH_SCRIPTS := $(wildcard shell/*.zsh)
 FISH_SCRIPTS := $(wildcard shell/*.fish)
 
-.PHONY: deps apt-deps venv claude lint test bench clean
+.PHONY: deps apt-deps venv claude lint test test-portable bench clean
 
 deps: apt-deps venv claude
 
@@ -84,6 +84,16 @@ lint:
 test: deps
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The suite once more as a contributor's machine looks (a clone in a 0700
+# home, a long TMPDIR, no XDG_RUNTIME_DIR, a desktop keyring of the user's),
+# checking that the user's own keyring, home and runtime dir stay untouched.
+# PORTABLE_TESTS picks what runs (default: the suites that use sockets,
+# paths, keyrings and other users).
+PORTABLE_TESTS ?= tests/shells tests/daemon tests/security tests/e2e/test_claude_code.py \
+  tests/test_harness.py tests/test_install.py tests/test_helper.py
+test-portable: deps
+	bash .ci/portable $(PORTABLE_TESTS)
 
 bench: deps
 	$(PY) bench/run.py

@@ -195,8 +195,10 @@ __orenv_ask() {
   local sock=$__orenv_sock dfd=''
   __orenv_bytes "$__orenv_sock"
   if (( REPLY > 103 )); then
-    [[ -d /proc/self/fd ]] || return 1
-    exec {dfd}<"${__orenv_sock%/*}" 2>/dev/null || return 1
+    [[ -d /proc/self/fd && -r ${__orenv_sock%/*} ]] || return 1
+    # The braces keep 2>/dev/null to this line: on `exec` itself it would
+    # silence the shell's stderr for good.
+    { exec {dfd}<"${__orenv_sock%/*}" } 2>/dev/null || return 1
     sock=/proc/self/fd/$dfd/daemon.sock
   fi
   zsocket "$sock" 2>/dev/null

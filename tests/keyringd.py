@@ -261,6 +261,12 @@ def start_keyring(
     base = Path(base).resolve()
     home = base / "home"
     runtime = base / "runtime"
+    tmp_socket_dir: str | None = None
+    if len(str(runtime / "keyring" / "control")) > _MAX_SOCKET_PATH:
+        # A long TMPDIR (macOS, a sandboxed home): the daemons' sockets go to a
+        # short private directory under /tmp instead (AF_UNIX paths are short).
+        tmp_socket_dir = tempfile.mkdtemp(prefix="orenv-kr-", dir="/tmp")
+        runtime = Path(tmp_socket_dir) / "runtime"
     for d in (home, home / ".config", home / ".local" / "share", home / ".cache"):
         d.mkdir(parents=True, exist_ok=True)
     runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -268,11 +274,10 @@ def start_keyring(
     services = base / "dbus-services"
     services.mkdir(exist_ok=True)
 
-    tmp_socket_dir: str | None = None
     socket = base / "bus"
     if len(str(socket)) > _MAX_SOCKET_PATH:
-        # A long TMPDIR (macOS, a sandboxed home) is no shorter: /tmp is.
-        tmp_socket_dir = tempfile.mkdtemp(prefix="orenv-bus-", dir="/tmp")
+        if tmp_socket_dir is None:
+            tmp_socket_dir = tempfile.mkdtemp(prefix="orenv-kr-", dir="/tmp")
         socket = Path(tmp_socket_dir) / "bus"
     servicedirs = (
         "<standard_session_servicedirs/>" if activation else f"<servicedir>{services}</servicedir>"
