@@ -35,6 +35,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -84,6 +85,14 @@ def base_path(*first: str | os.PathLike[str]) -> str:
     """PATH for children: *first*, the venv bin dir, then the system dirs."""
     parts = [str(p) for p in first] + [str(venv_bin()), SYSTEM_PATH]
     return os.pathsep.join(parts)
+
+
+def _terminal_signals() -> None:
+    """Signals as a terminal gives them to a shell: a test run started in the
+    background (CI scripts, `cmd &`) ignores SIGINT and SIGQUIT, and a shell
+    that starts with them ignored refuses the user's own traps."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def _fish_quote(value: str) -> str:
@@ -174,6 +183,7 @@ class Shell:
             dimensions=(50, columns),
             timeout=timeout,
             echo=True,
+            preexec_fn=_terminal_signals,
         )
         try:
             self.startup_output = self._wait_prompt(timeout, "(startup)")
