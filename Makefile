@@ -90,8 +90,14 @@ test: deps
 # checking that the user's own keyring, home and runtime dir stay untouched.
 # PORTABLE_TESTS picks what runs (default: the suites that use sockets,
 # paths, keyrings and other users).
-PORTABLE_TESTS ?= tests/shells tests/daemon tests/security tests/e2e/test_claude_code.py \
-  tests/test_harness.py tests/test_install.py tests/test_helper.py
+PORTABLE_TESTS ?= tests/shells tests/daemon/test_shells.py tests/daemon/test_lifecycle.py \
+  tests/daemon/test_client.py tests/daemon/test_interrupt_and_paths.py \
+  tests/daemon/test_tmux.py tests/daemon/test_keyreader.py tests/security/test_runtime_dir.py \
+  tests/security/test_no_key_left.py tests/security/test_display.py \
+  tests/security/test_hygiene.py tests/security/test_trust_attacks.py \
+  tests/security/test_faults.py tests/security/test_hostile.py::test_special_files_real_export \
+  tests/security/test_hostile.py::test_unreadable_policy_as_unprivileged_user \
+  tests/e2e/test_claude_code.py tests/test_harness.py tests/test_install.py tests/test_helper.py
 test-portable: deps
 	bash .ci/portable $(PORTABLE_TESTS)
 

@@ -35,6 +35,7 @@ __all__ = [
     "is_preset",
     "load_models",
     "model_from_api",
+    "model_warnings",
 ]
 
 CACHE_NAME = "models.json"
@@ -255,3 +256,25 @@ def check_model(model_id: str, catalogue: Iterable[Model]) -> tuple[bool, str]:
     if found.id != model_id:
         return True, f"{model_id} is a variant of {found.id}, which supports tool use"
     return True, f"{model_id} supports tool use"
+
+
+def model_warnings(models: Mapping[str, str], base_url: str | None = None) -> list[str]:
+    """One line per mapped model that the cached catalogue does not list with tool use.
+
+    Never a network call (a prompt or `orenv set` may run this): without a
+    cached catalogue there is nothing to say. Claude Code's own aliases in
+    ``default`` (sonnet, best…) are not OpenRouter ids and are not checked.
+    """
+    from .rules import MODEL_ALIASES
+
+    catalogue = cached_models(base_url) or cached_models()
+    if not catalogue:
+        return []
+    out = []
+    for slot, model in models.items():
+        if slot == "default" and model in MODEL_ALIASES:
+            continue
+        ok, reason = check_model(model, catalogue)
+        if not ok:
+            out.append(f"[models] {slot}: {reason}")
+    return out

@@ -15,6 +15,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,11 +55,26 @@ _TOP = ("inherit", "enabled", "name", "openrouter", "models", "env", "budget",
         "routing", "attribution")
 _OPENROUTER = ("key", "base_url", "mode")
 _BUDGET = ("warn_below_usd",)
+# OpenRouter's provider preferences (request field `provider`), as its OpenAPI
+# spec (OpenRouterTeam/docs, openapi/openapi.yaml, ProviderPreferences) has
+# them; the object is closed upstream, so a field orenv does not know is left
+# out of the request with a warning instead of breaking every request.
 _ROUTING = ("order", "allow_fallbacks", "only", "ignore", "data_collection", "zdr",
-            "require_parameters", "sort", "max_price", "quantizations")
-_MAX_PRICE = ("prompt", "completion", "request", "image")
-_QUANTIZATIONS = ("int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "unknown")
-_ATTRIBUTION = ("referer", "title")
+            "require_parameters", "enforce_distillable_text", "sort", "max_price",
+            "quantizations", "preferred_min_throughput", "preferred_max_latency")
+_SORTS = ("price", "throughput", "latency", "exacto")
+_PARTITIONS = ("model", "none")
+# USD per million prompt/completion tokens, per request, per image, per audio unit.
+_MAX_PRICE = ("prompt", "completion", "request", "image", "audio")
+_MAX_PRICE_UNITS = {"prompt": "USD per million prompt tokens",
+                    "completion": "USD per million completion tokens",
+                    "request": "USD per request", "image": "USD per image",
+                    "audio": "USD per audio unit"}
+_PERCENTILES = ("p50", "p75", "p90", "p99")
+_QUANTIZATIONS = ("int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16",
+                  "bf16", "fp32", "unknown")
+_ATTRIBUTION = ("referer", "title", "categories")
+_CATEGORY_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class PolicyFile:
     warn_below_usd: float | None = None
     routing: Mapping[str, Any] = field(default_factory=dict)
     attribution: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # things left out (one line each), never errors
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,7 @@ class Policy:
     warn_below_usd: float | None
     routing: Mapping[str, Any]
     attribution: Mapping[str, str]
+    warnings: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -225,11 +243,17 @@ def parse(path: str, content: bytes) -> PolicyFile:
 
 
 class _Validator:
-    __slots__ = ("path", "text")
+    __slots__ = ("path", "text", "warnings")
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
         self.text = text
+        self.warnings: list[str] = []
+
+    def warn(self, table: str, key: str, problem: str) -> None:
+        line = line_of(self.text, table, key) or line_of(self.text, table)
+        where = f"{self.path}:{line}" if line else self.path
+        self.warnings.append(f"{where}: {table}.{key}: {problem}")
 
     def fail(self, table: str | None, key: str | None, problem: str) -> PolicyError:
         line = line_of(self.text, table, key)
@@ -338,19 +362,26 @@ class _Validator:
         if warn is not None:
             warn = self.number("budget", "warn_below_usd", warn)
 
-        routing = self.routing(self.table(data, "routing", _ROUTING))
-        attr_t = self.table(data, "attribution", _ATTRIBUTION)
-        attribution = {k: self.string("attribution", k, v, single_line=True)
-                       for k, v in attr_t.items()}
+        routing = self.routing(data.get("routing", {}))
+        attribution = self.attribution(self.table(data, "attribution", _ATTRIBUTION))
 
         return PolicyFile(
             path=self.path, content=content, inherit=inherit, enabled=enabled, name=name,
             key=key, base_url=base_url, mode=mode, models=models, env=env,
             warn_below_usd=warn, routing=routing, attribution=attribution,
+            warnings=tuple(self.warnings),
         )
 
-    def routing(self, t: Mapping[str, Any]) -> dict[str, Any]:
+    def routing(self, t: Any) -> dict[str, Any]:
+        """[routing] -> OpenRouter's `provider` object (see _ROUTING)."""
+        if not isinstance(t, dict):
+            raise self.fail(None, "routing", "must be a table: write [routing] on its own line")
         out: dict[str, Any] = {}
+        for key in t:
+            if key not in _ROUTING:
+                self.warn("routing", key, "is not an OpenRouter provider option orenv knows; "
+                          "left out of requests (OpenRouter would refuse them): "
+                          f"known are {', '.join(_ROUTING)}")
         for key in ("order", "only", "ignore"):
             if key in t:
                 out[key] = self.str_list("routing", key, t[key])
@@ -358,48 +389,150 @@ class _Validator:
                     # `only = []` would allow no provider at all: every request fails.
                     raise self.fail("routing", key, "must name at least one provider, "
                                     'e.g. ["anthropic"]; or remove the key')
-        for key in ("allow_fallbacks", "zdr", "require_parameters"):
+        for key in ("allow_fallbacks", "zdr", "require_parameters", "enforce_distillable_text"):
             if key in t:
                 out[key] = self.boolean("routing", key, t[key])
         if "data_collection" in t:
             dc = t["data_collection"]
             if dc not in ("allow", "deny"):
+                # Privacy: never guess; an unknown value must not quietly mean "allow".
                 raise self.fail("routing", "data_collection", 'must be "allow" or "deny"')
             out["data_collection"] = dc
         if "sort" in t:
-            if t["sort"] not in ("price", "throughput", "latency"):
-                raise self.fail("routing", "sort", 'must be "price", "throughput" or "latency"')
-            out["sort"] = t["sort"]
+            sort = self.sort(t["sort"])
+            if sort is not None:
+                out["sort"] = sort
         if "max_price" in t:
-            mp = t["max_price"]
-            if not isinstance(mp, dict):
-                raise self.fail("routing", "max_price",
-                                "must be a table, e.g. { prompt = 5, completion = 25 }")
-            for k, v in mp.items():
-                # Inline ({ prompt = 5 }), dotted (max_price.prompt) or [routing.max_price].
-                line = (line_of(self.text, "routing.max_price", k)
-                        or line_of(self.text, "routing", "max_price")
-                        or line_of(self.text, "routing.max_price"))
-                where = f"routing.max_price.{k}"
-                if k not in _MAX_PRICE:
-                    raise PolicyError(self.path, f"unknown price; expected one of: "
-                                      f"{', '.join(_MAX_PRICE)}", line=line, key=where)
-                if isinstance(v, bool) or not isinstance(v, int | float):
-                    raise PolicyError(self.path, "must be a number (USD per million tokens), "
-                                      f"got {_tname(v)}", line=line, key=where)
-                if not math.isfinite(v) or v < 0:
-                    raise PolicyError(self.path, "must be a finite number >= 0 (USD per "
-                                      "million tokens)", line=line, key=where)
-            out["max_price"] = {k: mp[k] for k in mp}
+            prices = self.max_price(t["max_price"])
+            if prices:
+                out["max_price"] = prices
+        for key, unit in (("preferred_min_throughput", "tokens per second"),
+                          ("preferred_max_latency", "seconds")):
+            if key in t:
+                value = self.threshold(key, t[key], unit)
+                if value is not None:
+                    out[key] = value
         if "quantizations" in t:
             qs = self.str_list("routing", "quantizations", t["quantizations"])
-            for q in qs:
-                if q not in _QUANTIZATIONS:
-                    raise self.fail("routing", "quantizations",
-                                    f"unknown quantization {q!r}; expected: "
-                                    f"{', '.join(_QUANTIZATIONS)}")
-            out["quantizations"] = qs
+            unknown = [q for q in qs if q not in _QUANTIZATIONS]
+            if unknown:
+                self.warn("routing", "quantizations", f"{', '.join(map(repr, unknown))} left "
+                          f"out: not a quantization OpenRouter knows ({', '.join(_QUANTIZATIONS)})")
+            kept = [q for q in qs if q in _QUANTIZATIONS]
+            if kept:
+                out["quantizations"] = kept
         return out
+
+    def sort(self, value: Any) -> Any:
+        """`sort`: a strategy, or { by = STRATEGY, partition = "model" | "none" }."""
+        if isinstance(value, str):
+            if value in _SORTS:
+                return value
+            self.warn("routing", "sort", f"{value!r} left out: OpenRouter sorts by "
+                      f"{', '.join(_SORTS)}")
+            return None
+        if not isinstance(value, dict):
+            raise self.fail("routing", "sort", 'must be a string such as "price", or a table '
+                            '{ by = "throughput", partition = "none" }')
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            allowed = {"by": _SORTS, "partition": _PARTITIONS}.get(k)
+            if allowed is None or v not in allowed:
+                self.warn("routing", "sort", f"{k} = {v!r} left out: expected by = one of "
+                          f"{', '.join(_SORTS)}; partition = one of {', '.join(_PARTITIONS)}")
+                continue
+            out[k] = v
+        return out or None
+
+    def _number(self, where: str, value: Any, unit: str) -> float:
+        # Inline ({ prompt = 5 }), dotted (max_price.prompt) or a [routing.x] table.
+        parts = where.split(".")
+        line = ((line_of(self.text, ".".join(parts[:2]), parts[2]) if len(parts) > 2 else None)
+                or line_of(self.text, "routing", parts[1])
+                or line_of(self.text, ".".join(parts[:2])))
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise PolicyError(self.path, f"must be a number ({unit})", line=line,
+                                  key=where) from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise PolicyError(self.path, f"must be a number ({unit}), got {_tname(value)}",
+                              line=line, key=where)
+        if not math.isfinite(value) or value < 0:
+            raise PolicyError(self.path, f"must be a finite number >= 0 ({unit})", line=line,
+                              key=where)
+        return float(value)
+
+    def max_price(self, mp: Any) -> dict[str, str]:
+        """Prices as OpenRouter's spec types them: decimal strings."""
+        if not isinstance(mp, dict):
+            raise self.fail("routing", "max_price",
+                            "must be a table, e.g. { prompt = 5, completion = 25 }")
+        out: dict[str, str] = {}
+        for k, v in mp.items():
+            if k not in _MAX_PRICE:
+                self.warn("routing", "max_price", f"{k} left out: prices are "
+                          f"{', '.join(_MAX_PRICE)}")
+                continue
+            amount = self._number(f"routing.max_price.{k}", v, _MAX_PRICE_UNITS[k])
+            out[k] = _decimal(amount)
+        return out
+
+    def threshold(self, key: str, value: Any, unit: str) -> Any:
+        """A number (the p50 cutoff) or a table of p50/p75/p90/p99 cutoffs."""
+        if not isinstance(value, dict):
+            return self._number(f"routing.{key}", value, unit)
+        out: dict[str, float] = {}
+        for pct, v in value.items():
+            if pct not in _PERCENTILES:
+                self.warn("routing", key, f"{pct} left out: percentiles are "
+                          f"{', '.join(_PERCENTILES)}")
+                continue
+            out[pct] = self._number(f"routing.{key}.{pct}", v, unit)
+        return out or None
+
+    def attribution(self, t: Mapping[str, Any]) -> dict[str, str]:
+        """[attribution] -> headers; only what Claude Code can send in a header."""
+        out: dict[str, str] = {}
+        for k in ("referer", "title"):
+            if k in t:
+                value = self.string("attribution", k, t[k], single_line=True)
+                self.header_text("attribution", k, value)
+                out[k] = value
+        if "categories" in t:
+            cats = t["categories"]
+            if isinstance(cats, str):
+                cats = [c.strip() for c in cats.split(",") if c.strip()]
+            cats = self.str_list("attribution", "categories", cats)
+            bad = [c for c in cats if len(c) > 30 or not _CATEGORY_RE.match(c)]
+            if bad:
+                raise self.fail("attribution", "categories",
+                                f"{bad[0]!r} is not a category: lowercase words joined by "
+                                '"-", at most 30 characters, e.g. "cli-agent"')
+            if len(cats) > 2:
+                self.warn("attribution", "categories", f"{', '.join(cats[2:])} left out: "
+                          "OpenRouter takes at most 2 categories per request")
+                cats = cats[:2]
+            out["categories"] = ",".join(cats)
+        if "title" in out and "referer" not in out:
+            self.warn("attribution", "title", "a title alone creates no attribution: "
+                      "OpenRouter attributes apps by referer (add referer = \"https://...\")")
+        return out
+
+    def header_text(self, table: str, key: str, value: str) -> None:
+        """Claude Code refuses every request whose custom header holds such a character."""
+        for ch in value:
+            if ord(ch) > 0xFF or ord(ch) < 0x20 or ord(ch) == 0x7F:
+                raise self.fail(table, key, f"contains {ch!r} (U+{ord(ch):04X}), which Claude "
+                                "Code cannot send in a header (it would refuse every request); "
+                                "use plain Latin-1 text")
+
+
+def _decimal(value: float) -> str:
+    """A price as OpenRouter's spec types it: a plain decimal string (no exponent)."""
+    text = format(Decimal(repr(value)).normalize(), "f")
+    return text
 
 
 def _tname(value: Any) -> str:
@@ -507,6 +640,7 @@ def resolve(chain: list[PolicyFile], config: Config) -> Policy:
         mode=pick("mode") or config.default_mode, models=merged("models"), env=merged("env"),
         warn_below_usd=pick("warn_below_usd"), routing=merged("routing"),
         attribution=merged("attribution"),
+        warnings=tuple(w for pf in chain for w in pf.warnings),
     )
     if enabled:
         _check_effective(policy, config)

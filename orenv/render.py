@@ -71,6 +71,8 @@ def custom_headers(existing: str | None, attribution: Mapping[str, str]) -> str 
         ours["HTTP-Referer"] = attribution["referer"]
     if "title" in attribution:
         ours["X-OpenRouter-Title"] = attribution["title"]
+    if "categories" in attribution:
+        ours["X-OpenRouter-Categories"] = attribution["categories"]
     lower = {k.lower() for k in ours}
     kept = [
         line for line in (existing or "").splitlines()

@@ -35,6 +35,7 @@ __all__ = [
     "ENV_HARMLESS",
     "ENV_NEVER",
     "ENV_NEVER_PREFIXES",
+    "MODEL_ALIASES",
     "MODEL_VARS",
     "ORENV_MANAGED",
     "SETTINGS_COMMANDS",
@@ -136,8 +137,17 @@ MODEL_VARS: Mapping[str, str] = {
     "opus": "ANTHROPIC_DEFAULT_OPUS_MODEL",
     "sonnet": "ANTHROPIC_DEFAULT_SONNET_MODEL",
     "haiku": "ANTHROPIC_DEFAULT_HAIKU_MODEL",
+    "fable": "ANTHROPIC_DEFAULT_FABLE_MODEL",
     "default": "ANTHROPIC_MODEL",
     "subagent": "CLAUDE_CODE_SUBAGENT_MODEL",
+}
+# Claude Code's own aliases for ANTHROPIC_MODEL (docs "model configuration") and
+# the [models] slots one of which must be mapped for the alias to reach an
+# OpenRouter model; `best` is fable where Fable is available, else opus.
+MODEL_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "default": (), "sonnet": ("sonnet",), "opus": ("opus",), "haiku": ("haiku",),
+    "fable": ("fable",), "best": ("fable", "opus"), "opusplan": ("opus", "sonnet"),
+    "sonnet[1m]": ("sonnet",), "opus[1m]": ("opus",),
 }
 ORENV_MANAGED: Mapping[str, str] = {
     "ANTHROPIC_BASE_URL": "[openrouter] base_url",

@@ -180,3 +180,44 @@ def test_init_offers_cached_tool_models(setup: tuple[Home, Path, StandIn]) -> No
     text = (new / ".orenv.toml").read_text()
     assert "# Tool-capable models in your cache:" in text
     assert "#   openai/gpt-5" in text and "no-tools-model" not in text
+
+
+def test_model_mistakes_are_warned_where_they_are_made(
+    setup: tuple[Home, Path, StandIn]
+) -> None:
+    """With a cached catalogue: set, allow and offline doctor warn (never a network call)."""
+    home, proj, standin = setup
+    orenv(home, "models", cwd=proj)  # fills the cache
+    before = len(standin.requests)
+    out = orenv(home, "set", "models.opus", "anthropic/claude-opsu-4.5", cwd=proj)
+    assert out.returncode == 0 and "did you mean anthropic/claude-opus-4.5" in out.stderr
+    out = orenv(home, "set", "models.haiku", "example/no-tools-model", cwd=proj)
+    assert "does not support tool use" in out.stderr
+    out = orenv(home, "allow", cwd=proj)
+    assert out.returncode == 0 and out.stderr.count("orenv: warning: [models]") == 2
+    data = json.loads(orenv(home, "doctor", "--json", cwd=proj).stdout)
+    warned = [f for f in data["findings"] if f["code"] == "model-unusable"]
+    assert len(warned) == 2 and all(f["severity"] == "warning" for f in warned)
+    assert len(standin.requests) == before  # all from the cache
+    ok = orenv(home, "set", "models.opus", "anthropic/claude-opus-4.5", cwd=proj)
+    assert ok.stderr == ""
+
+
+@pytest.mark.parametrize(("default", "mapped", "warned"), [
+    ("fable", {}, True), ("fable", {"fable": "anthropic/claude-opus-4.5"}, False),
+    ("best", {}, True), ("best", {"opus": "anthropic/claude-opus-4.5"}, False),
+    ("best", {"fable": "anthropic/claude-opus-4.5"}, False), ("opusplan", {}, True),
+])
+def test_aliases_need_their_slot(setup: tuple[Home, Path, StandIn], default: str,
+                                 mapped: dict[str, str], warned: bool) -> None:
+    home, proj, standin = setup
+    models = "".join(f'{k} = "{v}"\n' for k, v in mapped.items())
+    (proj / ".orenv.toml").write_text(
+        f'[openrouter]\nkey = "work"\nbase_url = "{standin.base_url}"\n'
+        f'[models]\n{models}default = "{default}"\n')
+    orenv(home, "allow", str(proj))
+    _, found, out = doctor(home, proj, standin)
+    assert (found.get("model-alias-unmapped") == "warning") == warned, out
+    if mapped:
+        env = orenv(home, "export", "bash", cwd=proj).stdout
+        assert "ANTHROPIC_DEFAULT_FABLE_MODEL" in env or "fable" not in mapped

@@ -94,3 +94,10 @@ def test_routing_json_round_trip(routing: dict) -> None:  # type: ignore[type-ar
 def test_resolve_over_files(tmp_path: Path) -> None:
     p = pol('[openrouter]\nkey = "w"\n', str(tmp_path / ".orenv.toml"))
     assert p.name == tmp_path.name
+
+
+def test_every_model_slot_claude_code_documents() -> None:
+    p = pol('[openrouter]\nkey = "w"\n[models]\nfable = "f/m"\nopus = "o/m"\ndefault = "best"\n')
+    env = policy_env(p, {}, key_value=KEY)
+    assert env["ANTHROPIC_DEFAULT_FABLE_MODEL"] == "f/m" and env["ANTHROPIC_MODEL"] == "best"
+    assert env["ANTHROPIC_DEFAULT_OPUS_MODEL"] == "o/m"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,14 @@ providers = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), mi
                     max_size=12).filter(lambda s: "\x00" not in s)
 prices = st.one_of(st.integers(0, 10**6),
                    st.floats(0, 1e6, allow_nan=False, allow_infinity=False))
-QUANTS = ["int4", "int8", "fp4", "fp6", "fp8", "fp16", "bf16", "fp32", "unknown"]
+QUANTS = ["int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16", "bf16",
+          "fp32", "unknown"]
+SORTS = ["price", "throughput", "latency", "exacto"]
+thresholds = st.one_of(prices, st.fixed_dictionaries({}, optional={
+    p: prices for p in ("p50", "p75", "p90", "p99")}).filter(bool))
 
+# Every field of OpenRouter's ProviderPreferences with its documented types
+# (OpenRouterTeam/docs openapi.yaml).
 routing_tables = st.fixed_dictionaries({}, optional={
     "order": st.lists(providers, min_size=1, max_size=4),
     "only": st.lists(providers, min_size=1, max_size=3),
@@ -45,12 +52,31 @@ routing_tables = st.fixed_dictionaries({}, optional={
     "allow_fallbacks": st.booleans(),
     "zdr": st.booleans(),
     "require_parameters": st.booleans(),
+    "enforce_distillable_text": st.booleans(),
     "data_collection": st.sampled_from(["allow", "deny"]),
-    "sort": st.sampled_from(["price", "throughput", "latency"]),
+    "sort": st.one_of(st.sampled_from(SORTS), st.fixed_dictionaries({}, optional={
+        "by": st.sampled_from(SORTS), "partition": st.sampled_from(["model", "none"])
+    }).filter(bool)),
     "max_price": st.fixed_dictionaries({}, optional={
-        "prompt": prices, "completion": prices, "request": prices, "image": prices}),
+        "prompt": prices, "completion": prices, "request": prices, "image": prices,
+        "audio": prices}).filter(bool),
     "quantizations": st.lists(st.sampled_from(QUANTS), min_size=1, max_size=4),
+    "preferred_min_throughput": thresholds,
+    "preferred_max_latency": thresholds,
 })
+
+
+def as_sent(routing: dict[str, Any]) -> dict[str, Any]:
+    """What reaches OpenRouter: prices as decimal strings (the spec's type), numbers as floats."""
+    out = dict(routing)
+    if "max_price" in out:
+        out["max_price"] = {k: format(Decimal(repr(float(v))).normalize(), "f")
+                            for k, v in out["max_price"].items()}
+    for key in ("preferred_min_throughput", "preferred_max_latency"):
+        if key in out:
+            v = out[key]
+            out[key] = {p: float(x) for p, x in v.items()} if isinstance(v, dict) else float(v)
+    return out
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000),
                          st.text(max_size=8))
@@ -93,7 +119,7 @@ class TestRoutingToJson:
             assert "CLAUDE_CODE_EXTRA_BODY" not in env
             return
         body = json.loads(env["CLAUDE_CODE_EXTRA_BODY"])
-        assert body == {"provider": routing}
+        assert body == {"provider": as_sent(routing)}
         # Single line JSON, whatever the provider names hold.
         assert "\n" not in env["CLAUDE_CODE_EXTRA_BODY"]
 
@@ -104,7 +130,7 @@ class TestRoutingToJson:
     ) -> None:
         env = env_for(policy_text(routing), {"CLAUDE_CODE_EXTRA_BODY": json.dumps(user)})
         body = json.loads(env["CLAUDE_CODE_EXTRA_BODY"])
-        assert body == deep_merge(user, {"provider": routing})
+        assert body == deep_merge(user, {"provider": as_sent(routing)})
         for k, v in user.items():  # everything of the user's outside "provider" survives
             if k != "provider":
                 assert body[k] == v
@@ -146,7 +172,7 @@ title = "client-a"
         env = env_for(text)
         assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {"provider": {
             "allow_fallbacks": True, "data_collection": "deny",
-            "max_price": {"completion": 25, "prompt": 5},
+            "max_price": {"completion": "25", "prompt": "5"},
             "order": ["anthropic", "google-vertex"], "sort": "throughput", "zdr": True}}
         assert env["ANTHROPIC_CUSTOM_HEADERS"] == (
             "HTTP-Referer: https://example.com/client-a\nX-OpenRouter-Title: client-a")
@@ -155,14 +181,14 @@ title = "client-a"
         env = env_for('[openrouter]\nkey = "w"\n[routing]\nsort = "price"\n'
                       "[routing.max_price]\nprompt = 1.5\n")
         assert json.loads(env["CLAUDE_CODE_EXTRA_BODY"]) == {
-            "provider": {"max_price": {"prompt": 1.5}, "sort": "price"}}
+            "provider": {"max_price": {"prompt": "1.5"}, "sort": "price"}}
 
 
 # ---------------------------------------------------------------- bad tables
 
-# (TOML lines under [routing], the dotted key the error must name)
+# (TOML lines under [routing], the dotted key the error must name): wrong types
+# of documented fields, and privacy settings, which are never guessed.
 BAD: list[tuple[str, str]] = [
-    ("fallbacks = true", "routing.fallbacks"),
     ('order = "anthropic"', "routing.order"),
     ("order = [1, 2]", "routing.order"),
     ('order = ["anthropic", ""]', "routing.order"),
@@ -171,20 +197,57 @@ BAD: list[tuple[str, str]] = [
     ('allow_fallbacks = "yes"', "routing.allow_fallbacks"),
     ("zdr = 1", "routing.zdr"),
     ('require_parameters = "true"', "routing.require_parameters"),
+    ('enforce_distillable_text = "no"', "routing.enforce_distillable_text"),
     ('data_collection = "maybe"', "routing.data_collection"),
     ("data_collection = false", "routing.data_collection"),
-    ('sort = "cheapest"', "routing.sort"),
     ('sort = ["price"]', "routing.sort"),
     ("max_price = 5", "routing.max_price"),
     ("max_price = { prompt = -1 }", "routing.max_price.prompt"),
-    ('max_price = { prompt = "5" }', "routing.max_price.prompt"),
+    ('max_price = { prompt = "five" }', "routing.max_price.prompt"),
     ("max_price = { prompt = inf }", "routing.max_price.prompt"),
     ("max_price = { completion = nan }", "routing.max_price.completion"),
-    ("max_price = { tokens = 1 }", "routing.max_price.tokens"),
     ("max_price.prompt = true", "routing.max_price.prompt"),
-    ('quantizations = ["fp9"]', "routing.quantizations"),
     ('quantizations = "fp8"', "routing.quantizations"),
+    ('preferred_max_latency = "fast"', "routing.preferred_max_latency"),
+    ("preferred_min_throughput = { p90 = -5 }", "routing.preferred_min_throughput.p90"),
 ]
+
+# An option or value orenv does not know is left out of the request (OpenRouter
+# would refuse it) with a warning; the key is still handed out.
+DROPPED: list[tuple[str, str]] = [
+    ("fallbacks = true", "routing.fallbacks"),
+    ('sort = "cheapest"', "routing.sort"),
+    ('sort = { by = "vibes" }', "routing.sort"),
+    ("max_price = { tokens = 1 }", "routing.max_price"),
+    ('quantizations = ["fp9"]', "routing.quantizations"),
+    ("preferred_max_latency = { p42 = 1 }", "routing.preferred_max_latency"),
+]
+
+
+class TestUnknownOptionsAreLeftOut:
+    @pytest.mark.parametrize(("line", "key"), DROPPED)
+    def test_warned_and_left_out(self, line: str, key: str) -> None:
+        text = f'[openrouter]\nkey = "w"\n[routing]\nzdr = true\n{line}\n'
+        policy = resolve([parse(PATH, text.encode())], Config())
+        assert len(policy.warnings) == 1 and f":5: {key}: " in policy.warnings[0]
+        assert "\n" not in policy.warnings[0]
+        body = json.loads(policy_env(policy, {}, key_value=KEY)["CLAUDE_CODE_EXTRA_BODY"])
+        assert body["provider"].get("zdr") is True
+        name = key.split(".")[1]
+        assert name not in body["provider"] or name in ("quantizations",)
+        assert "fp9" not in json.dumps(body) and "vibes" not in json.dumps(body)
+
+    def test_the_key_is_still_handed_out(self, home: Home) -> None:
+        ok(run(home, "key", "set", "w", input=KEY + "\n"))
+        proj = home.path / "proj"
+        proj.mkdir()
+        (proj / ".orenv.toml").write_text(
+            '[openrouter]\nkey = "w"\n[routing]\nsort = "fastest"\nfuture_option = 1\n')
+        ok(run(home, "allow", cwd=proj))
+        out = ok(run(home, "export", "bash", cwd=proj))
+        assert "ANTHROPIC_AUTH_TOKEN" in out and "fastest" not in out.split("__orenv_msg")[0]
+        msg = [ln for ln in out.splitlines() if ln.startswith("__orenv_msg")]
+        assert len(msg) == 1 and "routing.sort" in msg[0] and "routing.future_option" in msg[0]
 
 
 class TestBadRoutingTables:
@@ -229,7 +292,7 @@ class TestBadRoutingTables:
     def test_cli_reports_one_line_and_applies_nothing(self, home: Home) -> None:
         proj = home.path / "proj"
         proj.mkdir()
-        (proj / ".orenv.toml").write_text('[openrouter]\nkey = "w"\n[routing]\nsort = "fast"\n')
+        (proj / ".orenv.toml").write_text('[openrouter]\nkey = "w"\n[routing]\nsort = 5\n')
         line = one_line_error(run(home, "allow", cwd=proj))
         assert ".orenv.toml:4: routing.sort: " in line
         out = ok(run(home, "export", "bash", cwd=proj))
@@ -272,10 +335,33 @@ class TestAttribution:
     def test_bad_attribution(self) -> None:
         for text, key in [('[attribution]\nreferer = 3\n', "attribution.referer"),
                           ('[attribution]\ntitle = "a\\nb"\n', "attribution.title"),
-                          ('[attribution]\nname = "x"\n', "attribution.name")]:
+                          ('[attribution]\nname = "x"\n', "attribution.name"),
+                          ('[attribution]\ncategories = ["CLI Agent"]\n',
+                           "attribution.categories")]:
             with pytest.raises(PolicyError) as info:
                 parse(PATH, text.encode())
             assert f":2: {key}: " in info.value.message
+
+    @pytest.mark.parametrize("char", ["\u2019", "\U0001f680", "\u20ac", "\u0007", "\u007f"])
+    def test_characters_claude_code_cannot_send_are_named(self, char: str) -> None:
+        """Claude Code refuses every request with such a header: name the character."""
+        escaped = f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+        text = f'[attribution]\nreferer = "https://x.example"\ntitle = "it{escaped}s"\n'
+        with pytest.raises(PolicyError) as info:
+            parse(PATH, text.encode("utf-8"))
+        msg = info.value.message
+        assert ":3: attribution.title: " in msg and f"U+{ord(char):04X}" in msg
+        # Latin-1 is fine.
+        parse(PATH, '[attribution]\nreferer = "https://x.example"\ntitle = "café"\n'.encode())
+
+    def test_title_alone_warns_and_categories_are_sent(self) -> None:
+        policy = resolve([parse(PATH, b'[openrouter]\nkey = "w"\n[attribution]\n'
+                               b'title = "t"\ncategories = ["cli-agent", "cloud-agent", "x"]\n')],
+                         Config())
+        warnings = " ".join(policy.warnings)
+        assert "referer" in warnings and "at most 2" in warnings
+        headers = policy_env(policy, {}, key_value=KEY)["ANTHROPIC_CUSTOM_HEADERS"]
+        assert "X-OpenRouter-Categories: cli-agent,cloud-agent" in headers.split("\n")
 
 
 # ---------------------------------------------------------------- model values

@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         policy = resolve(find_chain(os.path.dirname(path), first=pf), config)
         for line in describe(policy):
             say(line)
+        from ..models import model_warnings
+
+        for w in [*policy.warnings, *model_warnings(policy.models, policy.base_url)]:
+            say(f"orenv: warning: {w}", file=sys.stderr)
         if policy.enabled:
             warning = guard.refusal([os.path.dirname(path)], os.environ, config,
                                     policy_env(policy, {}, key_value=None), policy.mode)

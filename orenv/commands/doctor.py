@@ -20,6 +20,7 @@ from typing import Any
 from .. import claude, trust
 from ..claude import Finding
 from ..errors import ExitCode, OrenvError, PolicyError
+from ..rules import MODEL_ALIASES
 from ._common import cwd, print_json, say
 
 __all__ = ["diagnose", "register"]
@@ -29,8 +30,6 @@ _HOOK_LINE = {
     "bash": re.compile(r"^[^#]*orenv\S*\s+hook\s+bash\b", re.M),
     "fish": re.compile(r"^[^#]*orenv\S*\s+hook\s+fish\b", re.M),
 }
-# Claude Code's own aliases for ANTHROPIC_MODEL; not OpenRouter ids.
-_ALIASES = ("default", "sonnet", "opus", "haiku", "opusplan", "sonnet[1m]", "opus[1m]")
 
 
 def rc_files(env: Mapping[str, str]) -> dict[str, Path]:
@@ -151,6 +150,9 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
         out.append(Finding("info", "policy-disabled",
                            f"{policy.path} switches orenv off here (enabled = false)"))
         return out
+    for w in policy.warnings:
+        out.append(Finding("warning", "policy-option-left-out", w,
+                           "fix or remove it (see README: failover, privacy and budgets)"))
     if trusted:
         out.append(Finding("ok", "policy", f"policy {policy.path}: valid and allowed "
                            f"(key {policy.key!r} -> {policy.host}, mode {policy.mode})"))
@@ -184,6 +186,13 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
                            "variable overrides orenv's setup here"))
     if online and key_value is not None:
         out.extend(_online(policy, key_value))  # orenv's own request: to the allowed host
+    elif not online:
+        from ..models import model_warnings
+
+        for w in model_warnings(policy.models, policy.base_url):
+            out.append(Finding("warning", "model-unusable", f"{w} (cached model list)",
+                               "pick a tool-capable model from `orenv models --tools`; "
+                               "`orenv doctor --online` checks against OpenRouter now"))
     elif online:
         why = "no key" if trusted else "the policy is not allowed"
         out.append(Finding("info", "online-skipped", f"online checks skipped: {why}"))
@@ -245,13 +254,15 @@ def _online(policy: Any, key_value: str) -> list[Finding]:
                            f"cannot check the models: {exc.message}", "try again later"))
         return out
     for slot, model in models.items():
-        if slot == "default" and model in _ALIASES:
-            if model in policy.models or model == "default":
+        if slot == "default" and model in MODEL_ALIASES:
+            needed = MODEL_ALIASES[model]
+            if not needed or any(s in policy.models for s in needed):
                 continue
             out.append(Finding("warning", "model-alias-unmapped",
-                               f"[models] default = {model!r} but there is no [models] {model}: "
-                               "Claude Code asks for its own model id",
-                               f"add `{model} = \"<OpenRouter id>\"` under [models]"))
+                               f"[models] default = {model!r} but there is no [models] "
+                               f"{' or '.join(needed)}: Claude Code asks for its own model id, "
+                               "which OpenRouter does not know",
+                               f"add `{needed[0]} = \"<OpenRouter id>\"` under [models]"))
             continue
         ok, reason = check_model(model, catalogue)
         if ok:

@@ -9,6 +9,7 @@ edit someone else made.
 from __future__ import annotations
 
 import argparse
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,12 @@ def _edit(path: str, key: str, raw: str | None) -> None:
     verb = "set" if raw is not None else "unset"
     note = "" if was_trusted else " (still not allowed: review it, then `orenv allow`)"
     say(f"{verb} {key} in {path}{note}")
+    if raw is not None and parts[0] == "models":
+        # The moment of the mistake: check the model against the cached catalogue.
+        from ..models import model_warnings
+
+        for w in model_warnings({parts[1]: raw}):
+            say(f"orenv: warning: {w}", file=sys.stderr)
 
 
 def run_set(args: argparse.Namespace) -> int:

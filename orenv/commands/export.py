@@ -72,10 +72,14 @@ def render(shell: shells.Shell, act: Activation, ref: str, quiet: bool) -> str:
     out += shell.watch(ref, act.watch, act.absent)
     if act.message:
         out += shell.message(safe(f"orenv: {act.message}"))
-    elif act.state == "active" and act.policy is not None and not quiet:
+    elif act.state == "active" and act.policy is not None:
         p = act.policy
         what = f"key {p.key} -> {p.host}" if p.mode == "export" else f"{p.mode} mode -> {p.host}"
-        out += shell.message(safe(f"orenv: loaded {p.name} ({what})"))
+        # One line, once per change; warnings (options left out) even when quiet.
+        parts = [] if quiet else [f"loaded {p.name} ({what})"]
+        parts += [f"warning: {w}" for w in p.warnings]
+        if parts:
+            out += shell.message(safe("orenv: " + "; ".join(parts)))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from .. import trust
@@ -70,7 +71,9 @@ def template(key: str, mode: str, base_url: str, name: str | None = None,
     for slot, model in DEFAULT_MODELS.items():
         lines.append(f"{slot} = {_toml_str(model)}")
     lines += [
-        '# default = "sonnet"                         # -> ANTHROPIC_MODEL',
+        '# fable = "<OpenRouter id>"                  # -> ANTHROPIC_DEFAULT_FABLE_MODEL',
+        '# default = "sonnet"                         # -> ANTHROPIC_MODEL (an alias: sonnet,',
+        "#                                            #    opus, haiku, fable, best, opusplan)",
         '# subagent = "anthropic/claude-haiku-4.5"    # -> CLAUDE_CODE_SUBAGENT_MODEL',
     ]
     if suggestions:
@@ -91,12 +94,17 @@ def template(key: str, mode: str, base_url: str, name: str | None = None,
         "# allow_fallbacks = true",
         '# data_collection = "deny"              # skip providers that may train on prompts',
         "# zdr = true                            # zero-data-retention endpoints only",
-        '# sort = "throughput"                   # or "price", "latency"',
-        "# max_price = { prompt = 5, completion = 25 }   # USD per million tokens",
+        '# sort = "throughput"                   # or "price", "latency", "exacto";',
+        '#                                       # or { by = "price", partition = "none" }',
+        "# preferred_min_throughput = 50         # tokens/s (p50), or { p90 = 30 }",
+        "# preferred_max_latency = 2             # seconds (p50), or { p90 = 5 }",
+        "# max_price = { prompt = 5, completion = 25 }   # USD per million prompt/completion",
+        "#                                       # tokens; request, image, audio: USD per unit",
         "",
-        "# [attribution]   # -> ANTHROPIC_CUSTOM_HEADERS",
-        '# referer = "https://example.com/my-project"',
+        "# [attribution]   # -> ANTHROPIC_CUSTOM_HEADERS (plain Latin-1 text)",
+        '# referer = "https://example.com/my-project"   # what OpenRouter attributes by',
         '# title = "my-project"',
+        '# categories = ["cli-agent"]            # at most 2',
         "",
     ]
     return "\n".join(lines)
@@ -139,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     trust.allow(path, content)
     touch_stamp()
     say(f"wrote and allowed {path} (key {key!r}, mode {args.mode})")
+    from ..models import model_warnings
+
+    for w in model_warnings(DEFAULT_MODELS, args.base_url):
+        say(f"orenv: warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -63,6 +63,7 @@ def collect(directory: str, env: Mapping[str, str]) -> dict[str, Any]:
         "profile": p.name if p else None,
         "mode": p.mode if p else None,
         "key": p.key if p else None,
+        "warnings": list(p.warnings) if p else [],
         "base_url": p.base_url if p else None,
         "host": p.host if p else None,
         "variables": variables,
@@ -101,6 +102,8 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
                      f"-> {data['host']})")
     for name, value in data["variables"].items():
         lines.append(f"  {name}={value!r}")
+    for w in data.get("warnings") or []:
+        lines.append(f"warning:   {w}")
     lines.extend(budget.status_lines(data.get("budget")))
     if not data["shell"]["in_sync"]:
         lines.append("shell:     this shell's environment differs (hook not installed, or "

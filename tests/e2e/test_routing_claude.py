@@ -111,7 +111,7 @@ title = "client-a"
             "sort": "price",  # the user's own preference survives the merge
             "order": ["anthropic", "google-vertex"], "allow_fallbacks": False,
             "data_collection": "deny", "zdr": True,
-            "max_price": {"prompt": 5, "completion": 25},
+            "max_price": {"prompt": "5", "completion": "25"},  # strings, as the spec types them
         }
         assert body["orenv_e2e"] == {"from": "user", "n": 1}
         assert headers["http-referer"] == "https://example.com/client-a"

@@ -194,8 +194,15 @@ SPECIAL: dict[str, Callable[[Path], None]] = {
 
 
 def _bind_socket(p: Path) -> None:
+    from orenv.daemon.client import sun_path
+
     s = socket.socket(socket.AF_UNIX)
-    s.bind(str(p))
+    path, dir_fd = sun_path(str(p))  # a long TMPDIR: through the directory
+    try:
+        s.bind(path)
+    finally:
+        if dir_fd >= 0:
+            os.close(dir_fd)
     s.close()
 
 
