@@ -35,6 +35,7 @@ LIMIT_RESETS = ("daily", "weekly", "monthly")
 _MAX_MESSAGE = 200
 _MAX_BODY = 64 * 1024 * 1024  # the full model list is a few MB
 _INVALID = object()
+_KEYS_PAGE = 100
 
 _FIXED_MESSAGES = {
     401: "OpenRouter rejected the key (401): check it with `orenv key set NAME`",
@@ -246,11 +247,19 @@ class OpenRouterClient:
         return [m for m in data if isinstance(m, dict)]
 
     def list_keys(self) -> list[dict[str, Any]]:
-        """``GET /keys`` (management key): the account's keys, without their values."""
-        data = self._data(self._request("GET", "/keys"), "GET /keys")
-        if not isinstance(data, list):
-            raise OpenRouterError(200, "OpenRouter reply to GET /keys is not a list")
-        return [k for k in data if isinstance(k, dict)]
+        """``GET /keys`` (management key): all the account's keys (disabled ones too),
+        without their values, page by page."""
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:  # OpenRouter answers the newest 100 per request: page on
+            query = {"offset": str(offset), "include_disabled": "true"}
+            data = self._data(self._request("GET", "/keys", query=query), "GET /keys")
+            if not isinstance(data, list):
+                raise OpenRouterError(200, "OpenRouter reply to GET /keys is not a list")
+            out += [k for k in data if isinstance(k, dict)]
+            if len(data) < _KEYS_PAGE or offset > 100_000:
+                return out
+            offset += len(data)
 
     def create_key(
         self,
@@ -259,6 +268,7 @@ class OpenRouterClient:
         limit_reset: str | None = None,
         *,
         expires_at: str | None = None,
+        include_byok_in_limit: bool | None = None,
     ) -> dict[str, Any]:
         """``POST /keys`` (management key).
 
@@ -273,6 +283,8 @@ class OpenRouterClient:
         body: dict[str, Any] = {"name": name, "limit": limit, "limit_reset": limit_reset}
         if expires_at is not None:
             body["expires_at"] = expires_at
+        if include_byok_in_limit is not None:
+            body["include_byok_in_limit"] = include_byok_in_limit
         payload = self._request("POST", "/keys", body=body)
         data = self._data(payload, "POST /keys")
         if not isinstance(data, dict):

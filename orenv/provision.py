@@ -31,6 +31,7 @@ __all__ = [
     "Provisioned",
     "check_host",
     "check_limit",
+    "expiry",
     "generated_name",
     "management_key_name",
     "provision",
@@ -38,6 +39,7 @@ __all__ = [
     "records",
     "revoke",
     "target_base_url",
+    "upstream",
 ]
 
 
@@ -58,12 +60,15 @@ class Provisioned:
     limit: float | None
     limit_reset: str | None
     created_at: float
+    expires_at: str | None = None
+    include_byok_in_limit: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "hash": self.hash, "base_url": self.base_url, "management_key": self.management_key,
             "label": self.label, "limit": self.limit, "limit_reset": self.limit_reset,
-            "created_at": self.created_at,
+            "created_at": self.created_at, "expires_at": self.expires_at,
+            "include_byok_in_limit": self.include_byok_in_limit,
         }
 
 
@@ -95,6 +100,8 @@ def _from_json(name: str, entry: Mapping[str, Any]) -> Provisioned:
         limit_reset=entry.get("limit_reset") if isinstance(entry.get("limit_reset"), str)
         else None,
         created_at=float(entry.get("created_at") or 0.0),
+        expires_at=entry.get("expires_at") if isinstance(entry.get("expires_at"), str) else None,
+        include_byok_in_limit=entry.get("include_byok_in_limit") is True,
     )
 
 
@@ -171,6 +178,33 @@ def generated_name(directory: str, taken: set[str] | None = None) -> str:
     raise OrenvError("could not find a free key name; pass one explicitly")  # pragma: no cover
 
 
+def expiry(text: str | None) -> str | None:
+    """An ISO 8601 date or time as OpenRouter's ``expires_at`` (UTC, "Z"); in the future."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--expires-at {text!r} is not a date or time; write e.g. 2026-12-31 "
+                         "or 2026-12-31T18:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    when = when.astimezone(UTC)
+    if when <= datetime.now(UTC):
+        raise UsageError(f"--expires-at {text!r} is in the past")
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def upstream(mname: str | None = None, base_url: str | None = None) -> dict[str, dict[str, Any]]:
+    """The account's keys upstream (every page), by hash; needs a management key."""
+    mname = management_key_name(mname)
+    url = check_host(base_url or DEFAULT_BASE_URL)
+    client = OpenRouterClient(url, secrets.get_key(mname, KEYRING_TIMEOUT))
+    return {str(k.get("hash")): k for k in client.list_keys()}
+
+
 def check_limit(limit: float | None, reset: str | None) -> None:
     if limit is not None and (limit != limit or limit < 0 or limit == float("inf")):
         raise UsageError("--limit must be a number of USD, zero or more")
@@ -202,10 +236,18 @@ def provision(
     base_url: str | None = None,
     directory: str | None = None,
     label: str | None = None,
+    expires_at: str | None = None,
+    include_byok_in_limit: bool | None = None,
 ) -> Provisioned:
-    """Create a scoped key upstream and store it in the keyring under *name*."""
+    """Create a scoped key upstream and store it in the keyring under *name*.
+
+    *expires_at*: an ISO 8601 date or time (UTC unless it says otherwise),
+    after which OpenRouter disables the key; *include_byok_in_limit*: count
+    requests paid with your own provider keys against the limit too.
+    """
     secrets.validate_name(name)
     check_limit(limit, reset)
+    expires = expiry(expires_at)
     url = check_host(target_base_url(base_url, directory or os.getcwd()))
     mname = management_key_name(management)
     if mname == name:
@@ -216,7 +258,8 @@ def provision(
     mgmt_value = secrets.get_key(mname, KEYRING_TIMEOUT)
     client = OpenRouterClient(url, mgmt_value)
     label = label or f"orenv {name}"
-    created = client.create_key(label, limit, reset)
+    created = client.create_key(label, limit, reset, expires_at=expires,
+                                include_byok_in_limit=include_byok_in_limit)
     value = created.pop("key")
     key_hash = str(created["hash"])
     try:
@@ -232,7 +275,8 @@ def provision(
         del value
     rec = Provisioned(
         name=name, hash=key_hash, base_url=url, management_key=mname, label=label,
-        limit=limit, limit_reset=reset, created_at=time.time(),
+        limit=limit, limit_reset=reset, created_at=time.time(), expires_at=expires,
+        include_byok_in_limit=bool(include_byok_in_limit),
     )
     data = _read()
     data[name] = rec.to_json()

@@ -483,10 +483,16 @@ class StandIn:
             data = [m for m in self.models if all(p in m["supported_parameters"] for p in wanted)]
             raise _Reply(200, {"data": data})
         elif route == f"{PREFIX}/keys" and method == "GET":
+            # OpenRouter: the newest 100 keys; `offset` pages on; disabled keys
+            # only with include_disabled=true.
             self._auth(h, route, management=True)
+            query = parse_qs(urlsplit(h.path).query)
+            offset = int((query.get("offset") or ["0"])[0] or 0)
+            disabled = (query.get("include_disabled") or ["false"])[0] == "true"
             with self._lock:
-                data = [self._public(i) for i in self.keys.values() if not i["is_management_key"]]
-            raise _Reply(200, {"data": data})
+                data = [self._public(i) for i in reversed(self.keys.values())
+                        if not i["is_management_key"] and (disabled or not i["disabled"])]
+            raise _Reply(200, {"data": data[offset:offset + 100]})
         elif route == f"{PREFIX}/keys" and method == "POST":
             self._auth(h, route, management=True)
             self._create_key(route, body)
@@ -510,11 +516,15 @@ class StandIn:
         reset = body.get("limit_reset")
         if reset not in (None, "daily", "weekly", "monthly"):
             raise _Reply(400, self._error(route, 400, "limit_reset must be daily|weekly|monthly"))
+        byok = body.get("include_byok_in_limit")
+        if byok is not None and not isinstance(byok, bool):
+            raise _Reply(400, self._error(route, 400, "include_byok_in_limit must be a boolean"))
         key = self.add_key(
             name=body["name"],
             limit=None if limit is None else float(limit),
             limit_reset=reset,
             expires_at=body.get("expires_at"),
+            include_byok_in_limit=bool(byok),
         )
         with self._lock:
             data = self._public(self.keys[key])

@@ -113,6 +113,31 @@ class TestProvision:
         assert {k["name"] for k in json.loads(ok(run(home, "key", "list", "--json")))} == {
             "mgmt"}
 
+    def test_expiry_byok_and_every_page_of_keys(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home, standin)
+        add_management(home, standin)
+        name = uniq("expiring")
+        ok(run(home, "key", "provision", name, "--limit", "2", "--expires-at", "2099-12-31",
+               "--include-byok-in-limit", "--base-url", standin.base_url))
+        post = [r for r in standin.requests if r["method"] == "POST"][-1]
+        assert post["body"]["expires_at"] == "2099-12-31T00:00:00Z"
+        assert post["body"]["include_byok_in_limit"] is True
+        for bad in ("yesterday", "2001-01-01"):
+            line = one_line_error(run(home, "key", "provision", uniq("x"), "--expires-at", bad,
+                                      "--base-url", standin.base_url))
+            assert "--expires-at" in line
+        # 230 more keys upstream: OpenRouter answers 100 at a time; ours is the oldest.
+        for i in range(230):
+            standin.add_key(name=f"other {i}")
+        listed = json.loads(ok(run(home, "key", "provisioned", "--online", "--json")))
+        assert listed[0]["name"] == name and listed[0]["upstream"].startswith("active")
+        assert listed[0]["expires_at"] == "2099-12-31T00:00:00Z"
+        pages = [r["path"] for r in standin.requests
+                 if r["method"] == "GET" and r["path"].startswith("/api/v1/keys?")]
+        assert len(pages) == 3 and "offset=200" in pages[-1]
+        text = ok(run(home, "key", "provisioned", "--online"))
+        assert "expires 2099-12-31T00:00:00Z" in text and "active" in text
+
     def test_revoke_when_already_gone_upstream(self, home: Home, standin: StandIn) -> None:
         allow_loopback(home, standin)
         add_management(home, standin)

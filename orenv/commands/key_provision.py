@@ -41,7 +41,8 @@ def describe_limit(limit: float | None, reset: str | None) -> str:
 def run_provision(args: argparse.Namespace) -> int:
     rec = provision.provision(
         args.name, limit=args.limit, reset=args.reset, management=args.management_key,
-        base_url=args.base_url, directory=cwd(),
+        base_url=args.base_url, directory=cwd(), expires_at=args.expires_at,
+        include_byok_in_limit=args.include_byok_in_limit,
     )
     masked = secrets.mask(secrets.get_key(rec.name, provision.KEYRING_TIMEOUT))
     if args.json:
@@ -63,15 +64,41 @@ def run_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state(up: dict[str, Any] | None) -> str:
+    if up is None:
+        return "gone upstream"
+    if up.get("disabled"):
+        return "disabled upstream"
+    usage = up.get("usage")
+    if isinstance(usage, int | float):
+        return f"active, used {format_usd(float(usage))}"
+    return "active"
+
+
 def run_provisioned(args: argparse.Namespace) -> int:
     recs = provision.records()
+    ups: dict[str, dict[str, Any]] | None = None
+    if args.online and recs:
+        # Every page of GET /keys (OpenRouter answers 100 at a time).
+        bases = {r.base_url for r in recs.values()}
+        ups = {}
+        for base in sorted(bases):
+            ups.update(provision.upstream(args.management_key, base))
     if args.json:
-        print_json([{"name": r.name, **r.to_json()} for r in recs.values()])
+        print_json([{"name": r.name, **r.to_json(),
+                     **({"upstream": _state(ups.get(r.hash))} if ups is not None else {})}
+                    for r in recs.values()])
         return 0
     if not recs:
         say("no provisioned keys; make one with `orenv key provision NAME --limit USD`")
     for r in recs.values():
-        say(f"{r.name}\t{describe_limit(r.limit, r.limit_reset)}\t{r.base_url}")
+        parts = [r.name, describe_limit(r.limit, r.limit_reset)]
+        if r.expires_at:
+            parts.append(f"expires {r.expires_at}")
+        if ups is not None:
+            parts.append(_state(ups.get(r.hash)))
+        parts.append(r.base_url)
+        say("  ".join(parts))
     return 0
 
 
@@ -89,6 +116,12 @@ def register(ks: Any) -> None:
                    help="management key to use (default: your only one)")
     p.add_argument("--base-url", help="API base URL (default: this directory's policy, "
                    "else OpenRouter); its host must be in allowed_hosts")
+    p.add_argument("--expires-at", metavar="WHEN",
+                   help="ISO 8601 date or time (UTC unless given) after which OpenRouter "
+                   "disables the key, e.g. 2026-12-31")
+    p.add_argument("--include-byok-in-limit", action="store_true", default=None,
+                   help="count requests paid with your own provider keys (BYOK) against "
+                   "the limit too")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run_provision)
 
@@ -100,7 +133,12 @@ def register(ks: Any) -> None:
     r.set_defaults(func=run_revoke)
 
     ls = ks.add_parser("provisioned", help="keys made with `orenv key provision`")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.add_argument("--online", action="store_true",
+                    help="also ask OpenRouter (every page of GET /keys) whether each key is "
+                    "still active, disabled or gone, and its usage")
+    ls.add_argument("--management-key", metavar="MNAME",
+                    help="with --online: management key to use (default: your only one)")
     ls.set_defaults(func=run_provisioned)
 
 

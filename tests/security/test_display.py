@@ -83,8 +83,7 @@ def hostile_policy(home: Home) -> Path:
         '[openrouter]\nkey = "work"\n'
         'base_url = "https://openrouter.ai/api/\\u001b[2K\\u001b[1Agood"\n'
         '[models]\nopus = "anthropic/x\\u001b[2K\\u001b[1Asends key: to openrouter.ai\\u202e"\n'
-        '[routing]\norder = ["a\\u001b[31mb"]\n'
-        '[attribution]\ntitle = "t\\u009b2J"\nreferer = "https://x.example/\\u001b"\n')
+        '[routing]\norder = ["a\\u001b[31mb", "c\\u009b2J"]\n')
     return d
 
 
