@@ -333,26 +333,25 @@ _MANAGED_UPPER = {name.upper(): owner for name, owner in ORENV_MANAGED.items()}
 _SPECIAL_UPPER = {name.upper(): shell for name, shell in SHELL_SPECIAL.items()}
 
 
+def _lookup(name: str, exact: Mapping[str, str], prefixes: Mapping[str, str]) -> str | None:
+    """The value for *name* in an upper-cased exact table, else by prefix; or None."""
+    upper = name.upper()
+    if upper in exact:
+        return exact[upper]
+    for prefix, value in prefixes.items():
+        if upper.startswith(prefix.upper()):
+            return value
+    return None
+
+
 def shell_special(name: str) -> str | None:
     """The shell(s) for which *name* is special, or None."""
-    upper = name.upper()
-    if upper in _SPECIAL_UPPER:
-        return _SPECIAL_UPPER[upper]
-    for prefix, shell in SHELL_SPECIAL_PREFIXES.items():
-        if upper.startswith(prefix.upper()):
-            return shell
-    return None
+    return _lookup(name, _SPECIAL_UPPER, SHELL_SPECIAL_PREFIXES)
 
 
 def never_reason(name: str) -> str | None:
     """Why no policy may ever set *name*, or None."""
-    upper = name.upper()
-    if upper in _NEVER_UPPER:
-        return _NEVER_UPPER[upper]
-    for prefix, reason in ENV_NEVER_PREFIXES.items():
-        if upper.startswith(prefix.upper()):
-            return reason
-    return None
+    return _lookup(name, _NEVER_UPPER, ENV_NEVER_PREFIXES)
 
 
 def env_verdict(name: str, value: str | None, allowed: frozenset[str] = frozenset()

@@ -26,6 +26,20 @@ ShellFactory = Callable[..., Shell]
 POLICY = '[openrouter]\nkey = "work"\n[env]\nMARK = "on"\n'
 
 
+def ctrl_c_during_cd(sh: Shell, proj: Path, *, stopped: int, after: float) -> str:
+    """cd into *proj* while process *stopped* hangs, Ctrl-C *after* seconds; the output."""
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        sh.send_raw(f"cd {sh.quote(proj)}\r")
+        time.sleep(after)
+        sh.send_raw("\x03")
+        out = sh.expect_prompt(timeout=10)
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    return out
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_ctrl_c_while_the_daemon_hangs(kind: str, keyed: DaemonCtl,
                                        shell_factory: ShellFactory) -> None:
@@ -35,16 +49,8 @@ def test_ctrl_c_while_the_daemon_hangs(kind: str, keyed: DaemonCtl,
     sh.cd(proj)
     sh.cd(keyed.home.path)
     keyed.wait_shells(1)
-    pid = keyed.pid()
-    os.kill(pid, signal.SIGSTOP)  # the client (or zsh) waits out its deadline
-    try:
-        sh.send_raw(f"cd {sh.quote(proj)}\r")
-        time.sleep(0.15)
-        sh.send_raw("\x03")
-        out = sh.expect_prompt(timeout=10)
-    finally:
-        os.kill(pid, signal.SIGCONT)
-    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    # The client (or zsh) waits out its deadline on the stopped daemon.
+    ctrl_c_during_cd(sh, proj, stopped=keyed.pid(), after=0.15)
     env = sh.env()
     # Either the cd completed whole (the fallback answered) or nothing was applied.
     assert env.get("MARK") in (None, "on")
@@ -69,15 +75,8 @@ def test_ctrl_c_while_the_keyring_hangs(kind: str, home: Home, private_keyring: 
                                   "ORENV_KEYRING_TIMEOUT": None})
     keyring_pid = private_keyring.keyring_pid
     assert keyring_pid
-    os.kill(keyring_pid, signal.SIGSTOP)  # `orenv export` waits for the keyring
-    try:
-        sh.send_raw(f"cd {sh.quote(proj)}\r")
-        time.sleep(0.3)
-        sh.send_raw("\x03")
-        out = sh.expect_prompt(timeout=10)
-    finally:
-        os.kill(keyring_pid, signal.SIGCONT)
-    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    # `orenv export` waits for the stopped keyring.
+    out = ctrl_c_during_cd(sh, proj, stopped=keyring_pid, after=0.3)
     # The cd completed whole: with the keyring's one-line error, nothing applied.
     assert "keyring" in out
     env = sh.env()
