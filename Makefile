@@ -20,7 +20,8 @@ CLAUDE_OLD_VERSION := 2.1.197
 CLAUDE_STAMP := $(NODE_PREFIX)/.claude-$(CLAUDE_VERSION)
 CLAUDE_OLD_PREFIX := .tools/node-$(CLAUDE_OLD_VERSION)
 CLAUDE_OLD := $(CLAUDE_OLD_PREFIX)/node_modules/.bin/claude
-APT_PACKAGES := zsh fish tmux gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv
+APT_PACKAGES := zsh fish tmux gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv \
+  bubblewrap socat
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?= -n 2
 

@@ -21,7 +21,7 @@ from .errors import ConfigError
 __all__ = ["DEFAULT_ALLOWED_HOSTS", "Config", "HostPort", "load_config", "parse_host_entry"]
 
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("openrouter.ai",)
-_KNOWN = {"allowed_hosts", "allow_env", "default_mode", "quiet"}
+_KNOWN = {"allowed_hosts", "allow_env", "default_mode", "quiet", "scrub_subprocess_env"}
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -80,6 +80,7 @@ class Config:
     default_mode: str = "export"
     quiet: bool = False
     allow_env: frozenset[str] = frozenset()  # upper-cased names the user allows in [env]
+    scrub_subprocess_env: bool = True  # the default for policies that do not say
     path: str = field(default="", compare=False)
 
     def url_refusal(self, url: str) -> str | None:
@@ -143,6 +144,9 @@ def load_config(path: Path | None = None) -> Config:
     quiet = data.get("quiet", False)
     if not isinstance(quiet, bool):
         raise fail("quiet", "must be true or false")
+    scrub = data.get("scrub_subprocess_env", True)
+    if not isinstance(scrub, bool):
+        raise fail("scrub_subprocess_env", "must be true or false")
     allow = data.get("allow_env", [])
     if not isinstance(allow, list) or not all(isinstance(n, str) for n in allow):
         raise fail("allow_env", 'must be a list of variable names, e.g. ["MY_PROJECT_ENV"]')
@@ -158,5 +162,6 @@ def load_config(path: Path | None = None) -> Config:
         default_mode=mode,
         quiet=quiet,
         allow_env=frozenset(n.upper() for n in allow),
+        scrub_subprocess_env=scrub,
         path=str(path),
     )

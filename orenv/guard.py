@@ -103,6 +103,12 @@ def _env_problem(f: SettingsFile, name: str, value: str, config: Config,
         # Empty means Claude Code's default, Anthropic's API: not an allowed host either.
         return _url_problem(value.strip() or "https://api.anthropic.com", config,
                             "sends every request, key included")
+    if upper == "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB":
+        # Claude Code reads anything but 1/true/yes/on (e.g. "2", "enabled") as off.
+        if wanted.get(upper) and value.strip().lower() not in rules.SWITCH_VALUES:
+            return ("turns off the scrubbing orenv asks for: the agent's Bash tool, hooks and "
+                    "MCP servers would see the key")
+        return None
     if upper in _ORENV_VALUE_ONLY:
         if f.from_repository and value != wanted.get(upper):
             return ("changes what every request carries (only orenv's own value, from the "
@@ -150,6 +156,9 @@ def _fix(f: SettingsFile, name: str, config: Config) -> str:
     redirect = rules.settings_redirect(name)
     if name.upper() == "ANTHROPIC_BASE_URL" or (redirect is not None and redirect[0] == "url"):
         return f"{where}, or add its host to allowed_hosts in {cfg} if you trust it"
+    if name.upper() == "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB":
+        return (f"{where}, or opt out with [claude] scrub_subprocess_env = false in the "
+                f"policy (or scrub_subprocess_env = false in {cfg})")
     if f.from_repository and rules.env_verdict(name, None)[0] == "unknown":
         return f'{where}, or add "{name}" to allow_env in {cfg} if you trust it'
     return where

@@ -52,7 +52,8 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEY_VALUE_RE = re.compile(r"sk-or-v1-[0-9a-fA-F]{16,}")
 
 _TOP = ("inherit", "enabled", "name", "openrouter", "models", "env", "budget",
-        "routing", "attribution")
+        "routing", "attribution", "claude")
+_CLAUDE = ("scrub_subprocess_env",)
 _OPENROUTER = ("key", "base_url", "mode")
 _BUDGET = ("warn_below_usd",)
 # OpenRouter's provider preferences (request field `provider`), as its OpenAPI
@@ -94,6 +95,7 @@ class PolicyFile:
     warn_below_usd: float | None = None
     routing: Mapping[str, Any] = field(default_factory=dict)
     attribution: Mapping[str, str] = field(default_factory=dict)
+    scrub: bool | None = None  # [claude] scrub_subprocess_env
     warnings: tuple[str, ...] = ()  # things left out (one line each), never errors
 
 
@@ -113,6 +115,9 @@ class Policy:
     routing: Mapping[str, Any]
     attribution: Mapping[str, str]
     warnings: tuple[str, ...] = ()
+    # Claude Code strips credentials from its Bash tool, hooks and MCP servers
+    # (CLAUDE_CODE_SUBPROCESS_ENV_SCRUB); on unless the user or policy says no.
+    scrub: bool = True
 
     @property
     def path(self) -> str:
@@ -364,11 +369,15 @@ class _Validator:
 
         routing = self.routing(data.get("routing", {}))
         attribution = self.attribution(self.table(data, "attribution", _ATTRIBUTION))
+        claude_t = self.table(data, "claude", _CLAUDE)
+        scrub = claude_t.get("scrub_subprocess_env")
+        if scrub is not None:
+            scrub = self.boolean("claude", "scrub_subprocess_env", scrub)
 
         return PolicyFile(
             path=self.path, content=content, inherit=inherit, enabled=enabled, name=name,
             key=key, base_url=base_url, mode=mode, models=models, env=env,
-            warn_below_usd=warn, routing=routing, attribution=attribution,
+            warn_below_usd=warn, routing=routing, attribution=attribution, scrub=scrub,
             warnings=tuple(self.warnings),
         )
 
@@ -635,12 +644,14 @@ def resolve(chain: list[PolicyFile], config: Config) -> Policy:
     enabled = nearest.enabled is not False
     base_url = pick("base_url") or DEFAULT_BASE_URL
     name = pick("name") or profile_name(nearest.path)
+    scrub = pick("scrub")
     policy = Policy(
         files=tuple(chain), enabled=enabled, name=name, key=pick("key"), base_url=base_url,
         mode=pick("mode") or config.default_mode, models=merged("models"), env=merged("env"),
         warn_below_usd=pick("warn_below_usd"), routing=merged("routing"),
         attribution=merged("attribution"),
         warnings=tuple(w for pf in chain for w in pf.warnings),
+        scrub=config.scrub_subprocess_env if scrub is None else scrub,
     )
     if enabled:
         _check_effective(policy, config)

@@ -15,6 +15,7 @@ from .policy import MODEL_VARS, Policy
 
 __all__ = [
     "MARKERS",
+    "SCRUB_VAR",
     "SECRET_VARS",
     "custom_headers",
     "extra_body",
@@ -82,16 +83,22 @@ def custom_headers(existing: str | None, attribution: Mapping[str, str]) -> str 
     return "\n".join(kept)
 
 
+SCRUB_VAR = "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"
+
+
 def policy_env(
     policy: Policy,
     base_env: Mapping[str, str],
     *,
     key_value: str | None,
+    can_scrub: bool | None = None,
 ) -> dict[str, str]:
     """Variables that make Claude Code use *policy*, applied over *base_env*.
 
     ``key_value`` None leaves the token out (exec and helper modes in the
-    shell). Returns name -> value; nothing is ever unset by a policy.
+    shell). ``can_scrub``: whether Claude Code's sandbox runs here; None asks
+    :func:`orenv.sandbox.scrub_possible` (cached), the one fact from outside.
+    Returns name -> value; nothing is ever unset by a policy.
     """
     if not policy.enabled:
         return {}
@@ -103,6 +110,13 @@ def policy_env(
     for slot, var in MODEL_VARS.items():
         if slot in policy.models:
             env[var] = policy.models[slot]
+    if can_scrub is None:
+        from .sandbox import scrub_possible
+
+        can_scrub = scrub_possible()[0]
+    if policy.scrub and can_scrub:
+        # The agent's Bash tool, hooks and MCP servers do not inherit the key.
+        env[SCRUB_VAR] = "1"
     env.update(policy.env)
     body = extra_body(env.get("CLAUDE_CODE_EXTRA_BODY", base_env.get("CLAUDE_CODE_EXTRA_BODY")),
                       policy.routing, where=policy.path)

@@ -127,7 +127,6 @@ ENV_HARMLESS: Mapping[str, EnvRule] = {
         "CLAUDE_CODE_SYNTAX_HIGHLIGHT": ("diff highlighting", False),
         "NO_COLOR": ("colour off", False),
         # safety switches: on only (a repository may tighten, never loosen)
-        "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB": ("strip credentials from subprocesses", _S),
         "CLAUDE_CODE_SKIP_PROMPT_HISTORY": ("keep transcripts off disk", _S),
     }.items()
 }
@@ -155,6 +154,7 @@ ORENV_MANAGED: Mapping[str, str] = {
     "ANTHROPIC_API_KEY": "[openrouter] (always set empty)",
     "CLAUDE_CODE_EXTRA_BODY": "[routing]",
     "ANTHROPIC_CUSTOM_HEADERS": "[attribution]",
+    "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB": "[claude] scrub_subprocess_env",
     **{var: f"[models] {slot}" for slot, var in MODEL_VARS.items()},
 }
 

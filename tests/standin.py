@@ -125,6 +125,15 @@ MODELS: list[dict[str, Any]] = [
 ]
 
 
+def _has_tool_result(body: Any) -> bool:
+    for msg in body.get("messages") or []:
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(content, list) and any(
+                isinstance(p, dict) and p.get("type") == "tool_result" for p in content):
+            return True
+    return False
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -273,6 +282,9 @@ class StandIn:
         self.requests: list[dict[str, Any]] = []
         self.text = text
         self.delay = 0.0
+        # {"name": "Bash", "input": {...}}: the first /messages answer asks
+        # Claude Code to run this tool; the answer after its result is `text`.
+        self.tool_use: dict[str, Any] | None = None
         self.total_credits = 100.0
         self.log = Path(log) if log else None
         self.models = [dict(m) for m in MODELS]
@@ -551,6 +563,45 @@ class StandIn:
                 info["updated_at"] = _now()
             raise _Reply(200, {"data": self._public(info)})
 
+    def _tool_use(self, h: _Handler, model: str, msg_id: str, tool: dict[str, Any], *,
+                  stream: bool) -> None:
+        block_id = "toolu_" + uuid.uuid4().hex[:20]
+        block = {"type": "tool_use", "id": block_id, "name": tool["name"], "input": tool["input"]}
+        if not stream:
+            raise _Reply(200, {"id": msg_id, "type": "message", "role": "assistant",
+                               "model": model, "content": [block], "stop_reason": "tool_use",
+                               "stop_sequence": None,
+                               "usage": {"input_tokens": 12, "output_tokens": 5}})
+        h._send_sse([
+            ("message_start", {"type": "message_start", "message": {
+                "id": msg_id, "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": {"input_tokens": 12, "cache_creation_input_tokens": 0,
+                          "cache_read_input_tokens": 0, "output_tokens": 1}}}),
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {**block, "input": {}}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+                "type": "input_json_delta", "partial_json": json.dumps(tool["input"])}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_delta", {"type": "message_delta", "delta": {
+                "stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 5}}),
+            ("message_stop", {"type": "message_stop"}),
+        ])
+
+    def tool_results(self) -> list[str]:
+        """The text of every tool_result Claude Code sent back (what the tool printed)."""
+        out: list[str] = []
+        for r in self.messages_requests():
+            body = r.get("body")
+            for msg in (body or {}).get("messages") or []:
+                for part in msg.get("content") or [] if isinstance(msg, dict) else []:
+                    if isinstance(part, dict) and part.get("type") == "tool_result":
+                        content = part.get("content")
+                        out.append(json.dumps(content) if not isinstance(content, str)
+                                   else content)
+        return out
+
     def _messages(self, h: _Handler, route: str, body: Any) -> None:
         _, info = self._auth(h, route, management=False)
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
@@ -564,6 +615,11 @@ class StandIn:
         text = self.text
         msg_id = "msg_" + uuid.uuid4().hex[:24]
         usage_in, usage_out = 12, max(1, len(text.split()))
+        tool = self.tool_use
+        if tool is not None and not _has_tool_result(body):
+            # Ask Claude Code to run a tool first; its result comes in the next request.
+            self._tool_use(h, model, msg_id, tool, stream=bool(body.get("stream")))
+            return
         if not body.get("stream"):
             raise _Reply(
                 200,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Home, loopback_host, run_orenv, write_config
+from conftest import Home, base_path, loopback_host, run_orenv, write_config
 from standin import StandIn
 
 USER_ANTHROPIC = "sk-ant-api03-PLANTED-do-not-print-0000"
@@ -221,3 +221,33 @@ def test_aliases_need_their_slot(setup: tuple[Home, Path, StandIn], default: str
     if mapped:
         env = orenv(home, "export", "bash", cwd=proj).stdout
         assert "ANTHROPIC_DEFAULT_FABLE_MODEL" in env or "fable" not in mapped
+
+
+def test_subprocess_scrub_is_checked(setup: tuple[Home, Path, StandIn], tmp_path: Path) -> None:
+    """Scrubbing is asked for where Claude Code's sandbox runs; doctor says when it cannot."""
+    import shutil
+
+    home, proj, standin = setup
+    show = ["exec", "--", "sh", "-c", 'printf %s "${CLAUDE_CODE_SUBPROCESS_ENV_SCRUB-unset}"']
+    _, found, out = doctor(home, proj, standin)
+    assert "subprocess-env" not in found, out
+    assert orenv(home, *show, cwd=proj).stdout == "1"
+    # bubblewrap installed but unable to make a sandbox, as in many containers
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new "
+                                "namespace' >&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    (fake / "socat").symlink_to(shutil.which("socat") or "socat")
+    env = {"PATH": f"{fake}:{base_path()}"}
+    _, found, out = doctor(home, proj, standin, env=env)
+    assert found.get("subprocess-env") == "warning", out
+    assert "bubblewrap cannot create a sandbox here" in out
+    assert orenv(home, *show, cwd=proj, env=env).stdout == "unset"
+    # the policy's own choice: information, not a warning
+    with (proj / ".orenv.toml").open("a") as f:
+        f.write("[claude]\nscrub_subprocess_env = false\n")
+    orenv(home, "allow", str(proj))
+    _, found, out = doctor(home, proj, standin)
+    assert found.get("subprocess-env") == "info", out
+    assert orenv(home, *show, cwd=proj).stdout == "unset"

@@ -34,8 +34,29 @@ def test_export_set() -> None:
         "ANTHROPIC_DEFAULT_HAIKU_MODEL": "h",
         "ANTHROPIC_MODEL": "sonnet",
         "CLAUDE_CODE_SUBAGENT_MODEL": "h2",
+        "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB": "1",  # make deps installs bubblewrap and socat
         "API_TIMEOUT_MS": "600000",
     }
+
+
+def test_scrub_on_by_default_unless_the_user_or_policy_says_no() -> None:
+    """On in every mode where Claude Code's sandbox runs (see test_sandbox)."""
+    from orenv.render import SCRUB_VAR
+
+    for mode in ("export", "exec", "helper"):
+        p = pol(f'[openrouter]\nkey = "w"\nmode = "{mode}"\n')
+        assert policy_env(p, {}, key_value=None, can_scrub=True)[SCRUB_VAR] == "1"
+        assert SCRUB_VAR not in policy_env(p, {}, key_value=None, can_scrub=False)
+    off = pol('[openrouter]\nkey = "w"\n[claude]\nscrub_subprocess_env = false\n')
+    assert SCRUB_VAR not in policy_env(off, {}, key_value=KEY, can_scrub=True)
+    cfg_off = resolve([parse("/p/.orenv.toml", b'[openrouter]\nkey = "w"\n')],
+                      Config(scrub_subprocess_env=False))
+    assert SCRUB_VAR not in policy_env(cfg_off, {}, key_value=KEY, can_scrub=True)
+    # a nearer policy can turn it back on where the user's config said no
+    back_on = resolve([parse("/p/.orenv.toml", b'[openrouter]\nkey = "w"\n'),
+                       parse("/p/s/.orenv.toml", b'[claude]\nscrub_subprocess_env = true\n')],
+                      Config(scrub_subprocess_env=False))
+    assert policy_env(back_on, {}, key_value=KEY, can_scrub=True)[SCRUB_VAR] == "1"
 
 
 def test_no_token_without_key() -> None:

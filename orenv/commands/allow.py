@@ -39,6 +39,9 @@ def describe(policy: Policy) -> list[str]:
             lines.append(f"model:       {var}={policy.models[slot]}")
     for name, value in policy.env.items():
         lines.append(f"extra env:   {name}={value!r}")
+    if not policy.scrub:
+        lines.append("subprocess:  not scrubbed ([claude] scrub_subprocess_env = false): the "
+                     "agent's Bash tool, hooks and MCP servers see the key in export/exec mode")
     if policy.routing:
         lines.append("routing:     " + json.dumps(dict(policy.routing), ensure_ascii=True))
     if policy.attribution:

@@ -153,6 +153,16 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
     for w in policy.warnings:
         out.append(Finding("warning", "policy-option-left-out", w,
                            "fix or remove it (see README: failover, privacy and budgets)"))
+    from ..sandbox import scrub_possible
+
+    possible, why = scrub_possible()
+    if policy.mode in ("export", "exec") and not (policy.scrub and possible):
+        reason = why if policy.scrub else "[claude] scrub_subprocess_env = false"
+        out.append(Finding(
+            "warning" if policy.scrub else "info", "subprocess-env",
+            f"Claude Code's Bash tool, hooks and MCP servers inherit the key here ({reason})",
+            "install bubblewrap and socat, so orenv can set CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"
+            if policy.scrub else "remove scrub_subprocess_env = false, or use helper mode"))
     if trusted:
         out.append(Finding("ok", "policy", f"policy {policy.path}: valid and allowed "
                            f"(key {policy.key!r} -> {policy.host}, mode {policy.mode})"))

@@ -126,3 +126,45 @@ def test_helper_mode(home: Home, standin: StandIn, project: Callable[[str], Path
     assert DEFAULT_TEXT not in claude(sh)
     assert_not_reached_with_key(standin, before)
     assert_no_key_in_files(home, standin.key)
+
+
+PROBE = {"name": "Bash", "input": {
+    "command": "env | grep -c '^ANTHROPIC_AUTH_TOKEN='; env | grep -o 'sk-or-v1-[0-9a-f]*'; true",
+    "description": "look for the key"}}
+
+
+@pytest.mark.parametrize(("mode", "scrub"), [("export", True), ("export", False),
+                                             ("helper", True)],
+                         ids=["export-scrubbed", "export-opted-out", "helper-scrubbed"])
+def test_the_agents_bash_tool_does_not_see_the_key(
+    mode: str, scrub: bool, loopback_home: Home, standin: StandIn, shell_factory: ShellFactory
+) -> None:
+    """CLAUDE_CODE_SUBPROCESS_ENV_SCRUB (on by default): what a Bash-tool command prints."""
+    home = loopback_home
+    orenv(home, "key", "set", "work", input=standin.key)
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text(
+        f'[openrouter]\nkey = "work"\nbase_url = "{standin.base_url}"\nmode = "{mode}"\n'
+        f'[models]\nsonnet = "{MODEL}"\ndefault = "sonnet"\n'
+        + ("" if scrub else "[claude]\nscrub_subprocess_env = false\n"))
+    orenv(home, "allow", str(proj))
+    standin.tool_use = PROBE
+    sh = shell(shell_factory, "bash")
+    sh.cd(proj)
+    assert sh.var("CLAUDE_CODE_SUBPROCESS_ENV_SCRUB") == ("1" if scrub else None)
+    if mode == "export":
+        assert sh.var("ANTHROPIC_AUTH_TOKEN") == standin.key  # the shell has it
+    else:
+        assert "wrote apiKeyHelper" in sh.run("orenv helper on")
+        written = json.loads((proj / ".claude" / "settings.local.json").read_text())
+        assert written["env"]["CLAUDE_CODE_SUBPROCESS_ENV_SCRUB"] == "1"
+    out = sh.run(f"{sh.quote(CLAUDE)} -p 'run the probe' --allowedTools Bash </dev/null",
+                 timeout=90)
+    assert_reached(standin, out, helper=mode == "helper")
+    results = standin.tool_results()
+    assert len(results) == 1, results
+    if scrub:
+        assert standin.key not in results[0] and results[0].startswith("0"), results
+    else:
+        assert standin.key in results[0]  # the control: the probe does read the environment
