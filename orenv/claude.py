@@ -10,7 +10,8 @@ stand-in; see REFERENCE.md):
 
 * Project settings are read from ``.claude/`` in the directory Claude Code
   starts in; 2.1.332 also reads the git root's ``.claude/settings.local.json``
-  (``project_dirs``). A ``.claude/settings.json`` in a parent is not read.
+  (the main checkout's, for a worktree: ``orenv.places``). A
+  ``.claude/settings.json`` in a parent is not read.
 * A settings file that is not plain JSON (comments, trailing commas) is
   ignored; a byte-order mark is accepted.
 * Settings precedence: managed > local > project > user; a settings ``env``
@@ -36,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import paths, rules
+from . import paths, places, rules
 
 __all__ = [
     "AUTH_VARS",
@@ -212,19 +213,21 @@ def read_settings(path: Path, scope: str) -> SettingsFile:
 def project_dirs(directory: str) -> list[str]:
     """Directories whose ``.claude/`` Claude Code started in *directory* may read.
 
-    The start directory (``settings.json`` and ``settings.local.json``), and
-    since Claude Code 2.1.211 the git root's ``settings.local.json``: to be
-    sure, every directory up to the nearest one holding ``.git``.
+    The start directory first (``settings.json`` and ``settings.local.json``),
+    then every one whose ``settings.local.json`` it may read as its git root
+    (``orenv.places``: worktrees, ``.git`` files, the physical path).
     """
-    start = os.path.abspath(directory)
-    out = [start]
-    d = start
-    while not os.path.lexists(os.path.join(d, ".git")):
-        parent = os.path.dirname(d)
-        if parent == d:
-            return [start]  # not in a git repository: only the start directory
-        d = parent
-        out.append(d)
+    return places.places(directory).dirs
+
+
+def user_settings_paths(env: Mapping[str, str], directory: str | None = None) -> list[Path]:
+    """The user's settings files: ``settings.json``, and with
+    ``CLAUDE_CODE_USE_COWORK_PLUGINS`` set, ``cowork_settings.json`` (Claude Code
+    then reads that one instead; both are checked)."""
+    base = claude_config_dir(env, directory)
+    out = [base / "settings.json"]
+    if env.get("CLAUDE_CODE_USE_COWORK_PLUGINS", "").strip():
+        out.append(base / "cowork_settings.json")
     return out
 
 
@@ -247,8 +250,8 @@ def managed_files() -> list[Path]:
 def settings_files(directory: str, env: Mapping[str, str]) -> list[SettingsFile]:
     """The settings Claude Code started in *directory* reads, lowest precedence first."""
     dirs = project_dirs(directory)
-    out = [read_settings(claude_config_dir(env, directory) / "settings.json", "user"),
-           read_settings(Path(dirs[0]) / ".claude" / "settings.json", "project")]
+    out = [read_settings(p, "user") for p in user_settings_paths(env, directory)]
+    out.append(read_settings(Path(dirs[0]) / ".claude" / "settings.json", "project"))
     for d in reversed(dirs):  # the git root's local file, then the start directory's
         out.append(read_settings(Path(d) / ".claude" / "settings.local.json", "local"))
     out += [read_settings(p, "managed") for p in managed_files()]
@@ -268,16 +271,18 @@ def settings_watch(directory: str, env: Mapping[str, str]) -> tuple[list[str], l
     def note(path: Path | str) -> None:
         (present if os.path.lexists(path) else absent).append(str(path))
 
-    dirs = project_dirs(directory)
-    for i, d in enumerate(dirs):
+    found = places.places(directory)
+    for i, d in enumerate(found.dirs):
         claude_dir = Path(d) / ".claude"
         note(claude_dir)
         names = SETTINGS_NAMES if i == 0 else ("settings.local.json",)
         if claude_dir.is_dir():
             for name in names:
                 note(claude_dir / name)
-        note(Path(d) / ".git")
-    note(claude_config_dir(env, directory) / "settings.json")
+    for moved in found.watch:  # .git entries and commondir files that move the git root
+        note(moved)
+    for user in user_settings_paths(env, directory):
+        note(user)
     base = MANAGED_DIRS.get(sys.platform)
     if base:
         note(Path(base) / "managed-settings.json")

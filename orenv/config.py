@@ -8,23 +8,24 @@ listener on every other port.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from . import paths
 from ._tomlpos import line_of
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_ALLOWED_HOSTS", "Config", "HostPort", "load_config", "parse_host_entry"]
+__all__ = ["DEFAULT_ALLOWED_HOSTS", "Config", "HostPort", "is_loopback", "load_config",
+           "parse_host_entry", "split_url"]
 
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("openrouter.ai",)
 _KNOWN = {"allowed_hosts", "allow_env", "default_mode", "quiet", "scrub_subprocess_env"}
 _DEFAULT_PORTS = {"https": 443, "http": 80}
-_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?\Z")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,50 @@ class HostPort:
 
 def _norm_host(host: str) -> str:
     return host.strip().lower().rstrip(".")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# A URL orenv can judge: an ASCII host name or a bracketed IPv6 address, an
+# optional numeric port, then printable ASCII without a backslash. Python's
+# urlsplit and Claude Code's WHATWG parser disagree on anything else
+# (``http://evil\@openrouter.ai`` is openrouter.ai to one and evil to the
+# other; tabs vanish, ``%`` decodes, non-ASCII hosts are IDNA-mapped), so
+# anything else is refused rather than interpreted.
+_URL_RE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+    r"(?::(?P<port>[0-9]{0,5}))?"
+    r"(?P<rest>[/?#][\x21-\x5b\x5d-\x7e]*)?")
+_WHATWG_TRIM = "".join(chr(c) for c in range(0x21))  # C0 controls and space
+
+
+def split_url(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of an http(s) URL orenv can judge; raises ValueError.
+
+    Leading and trailing controls and spaces are trimmed as WHATWG does.
+    """
+    m = _URL_RE.fullmatch(url.strip(_WHATWG_TRIM))
+    if m is None:
+        raise ValueError("not a plain URL")
+    scheme = m["scheme"].lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError("not http(s)")
+    port = int(m["port"]) if m["port"] else None
+    if port is not None and port > 65535:
+        raise ValueError("bad port")
+    host = _norm_host(m["host"].strip("[]"))
+    if not host:
+        raise ValueError("no host")
+    return scheme, host, port
 
 
 def parse_host_entry(entry: str) -> HostPort:
@@ -83,18 +128,23 @@ class Config:
     scrub_subprocess_env: bool = True  # the default for policies that do not say
     path: str = field(default="", compare=False)
 
-    def url_refusal(self, url: str) -> str | None:
-        """Why a key must not go to *url*, or None when ``allowed_hosts`` lists its host:port."""
+    def url_refusal(self, url: str, *, proxy: bool = False) -> str | None:
+        """Why a key must not go to *url*, or None when ``allowed_hosts`` lists its host:port.
+
+        Plain http only to a loopback host (the key would cross the network
+        unencrypted), except for a *proxy*, which carries https in a tunnel.
+        """
         try:
-            parts = urlsplit(url.strip())
-            port = parts.port
+            scheme, host, port = split_url(url)
         except ValueError:
-            return f"{url!r} is not a valid URL"
-        scheme = parts.scheme.lower()
-        host = _norm_host(parts.hostname or "")
-        if scheme not in _DEFAULT_PORTS or not host:
-            return f"{url!r} is not an http(s) URL"
+            # Not quoted: it may hold a password.
+            return ("the URL is not one orenv can check: only http(s)://HOST[:PORT]/path, "
+                    "with no user name, backslash, percent sign, space or control character "
+                    "in it")
         effective = port if port is not None else _DEFAULT_PORTS[scheme]
+        if scheme == "http" and not proxy and not is_loopback(host):
+            return (f"{url!r} is plain http to {HostPort(host, port)}, which is not a loopback "
+                    "host: the key would cross the network unencrypted; use https")
         for entry in self.allowed_hosts:
             if entry.host == host and (entry.port or 443) == effective:
                 return None

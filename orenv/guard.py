@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-from . import claude, rules
+from . import claude, places, rules
 from .claude import SettingsFile
 from .config import Config
 from .errors import UnsafeSettingsError
@@ -36,6 +36,7 @@ from .errors import UnsafeSettingsError
 __all__ = ["check", "refusal"]
 
 _OFF = frozenset({"", "0", "false", "no", "off"})
+_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))  # what WHATWG trims around a URL
 # Managed names a repository's settings may set only to orenv's own value:
 # they change what every request carries (headers, body fields).
 _ORENV_VALUE_ONLY = ("ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CODE_EXTRA_BODY")
@@ -54,12 +55,25 @@ def refusal(directories: Iterable[str], env: Mapping[str, str], config: Config,
         mode: the policy's mode; in helper mode orenv's own apiKeyHelper (in the
             local settings, which take precedence) wins over the user's.
     """
+    no_key = "orenv gives out no key where Claude Code reads it"
     seen: set[str] = set()
+    owners: dict[str, str | None] = {}
     for directory in dict.fromkeys(os.path.abspath(d) for d in directories):
+        for path, why in places.places(directory).problems:
+            return (f"{path} {why}, so where Claude Code reads its settings cannot be "
+                    f"checked; {no_key}: fix or remove it")
         for f in claude.settings_files(directory, env):
-            if f.path in seen or not f.exists:
+            if f.path in seen:
                 continue
             seen.add(f.path)
+            # Present or not: whoever can write there decides what Claude Code reads.
+            other = places.others_can_change(f.path, owners)
+            if other:
+                return (f"{f.path} could be changed by someone else ({other}); {no_key}: "
+                        "make the directories yours and not writable by others "
+                        "(chmod go-w), or work somewhere only you can write")
+            if not f.exists:
+                continue
             problem = _file_problem(f, config, wanted, mode)
             if problem:
                 return problem
@@ -101,7 +115,7 @@ def _env_problem(f: SettingsFile, name: str, value: str, config: Config,
     upper = name.upper()
     if upper == "ANTHROPIC_BASE_URL":
         # Empty means Claude Code's default, Anthropic's API: not an allowed host either.
-        return _url_problem(value.strip() or "https://api.anthropic.com", config,
+        return _url_problem(value if value.strip() else "https://api.anthropic.com", config,
                             "sends every request, key included")
     if upper == "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB":
         # Claude Code reads anything but 1/true/yes/on (e.g. "2", "enabled") as off.
@@ -114,16 +128,24 @@ def _env_problem(f: SettingsFile, name: str, value: str, config: Config,
             return ("changes what every request carries (only orenv's own value, from the "
                     "policy's [routing] and [attribution], is accepted here)")
         return None
+    if upper in ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY") and f.from_repository \
+            and value.strip():
+        # Not a leak of yours: the repository's own key replaces orenv's, so your
+        # prompts and code would be billed to, and logged by, its account.
+        return ("replaces your key with one the repository chose (your prompts and code "
+                "would go to its account)")
     if upper in {n.upper() for n in rules.ORENV_MANAGED}:
-        return None  # the key, model names: no redirect (status reports the conflict)
+        return None  # model names and the like: no redirect (status reports the conflict)
     redirect = rules.settings_redirect(name)
     if redirect is not None:
         kind, reason = redirect
         if kind == "url":
             if not value.strip():
                 return None  # an empty proxy is no proxy
-            url = value.strip() if "://" in value else f"http://{value.strip()}"
-            return _url_problem(url, config, reason.split(",")[0])
+            # No Python strip(): it removes Unicode spaces a URL parser keeps.
+            url = value if "://" in value else "http://" + value.strip(_C0_AND_SPACE)
+            return _url_problem(url, config, reason.split(",")[0],
+                                proxy=upper != "ANTHROPIC_BASE_URL")
         if upper.startswith("CLAUDE_CODE_USE_") and value.strip().lower() in _OFF:
             return None
         if value.strip():
@@ -140,14 +162,17 @@ def _env_problem(f: SettingsFile, name: str, value: str, config: Config,
     return "is not known to be harmless (Claude Code's settings beat the shell)"
 
 
-def _url_problem(url: str, config: Config, what: str) -> str | None:
-    text = config.url_refusal(url)
+def _url_problem(url: str, config: Config, what: str, *, proxy: bool = False) -> str | None:
+    text = config.url_refusal(url, proxy=proxy)
     if text is None:
         return None
     marker = " is not in allowed_hosts"
     if text.startswith("host ") and marker in text:
         return f"{what} to {text[5:text.index(marker)]}, not in allowed_hosts"
-    return f"{what} to an address orenv cannot check"  # never quote it: it may hold a password
+    if " is plain http to " in text:
+        return f"{what} unencrypted (plain http to a host that is not loopback)"
+    # Never quote the value: it may hold a password, or be built to confuse a parser.
+    return f"{what} to an address orenv cannot check (only a plain host[:port] URL is)"
 
 
 def _fix(f: SettingsFile, name: str, config: Config) -> str:

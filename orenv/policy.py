@@ -7,7 +7,6 @@ go through tomlkit elsewhere so comments survive. Every problem becomes a
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -21,7 +20,7 @@ from urllib.parse import urlsplit
 
 from . import rules
 from ._tomlpos import line_of
-from .config import Config
+from .config import Config, is_loopback
 from .errors import PolicyError
 from .paths import POLICY_NAME
 from .rules import MODEL_VARS
@@ -47,8 +46,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://openrouter.ai/api"
 MODES = ("export", "exec", "helper")
 MAX_POLICY_BYTES = 256 * 1024
-KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _KEY_VALUE_RE = re.compile(r"sk-or-v1-[0-9a-fA-F]{16,}")
 
 _TOP = ("inherit", "enabled", "name", "openrouter", "models", "env", "budget",
@@ -75,7 +74,7 @@ _PERCENTILES = ("p50", "p75", "p90", "p99")
 _QUANTIZATIONS = ("int4", "int8", "fp4", "mxfp4", "nvfp4", "fp6", "fp8", "mxfp8", "fp16",
                   "bf16", "fp32", "unknown")
 _ATTRIBUTION = ("referer", "title", "categories")
-_CATEGORY_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_CATEGORY_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*\Z")
 
 
 @dataclass(frozen=True)
@@ -592,22 +591,16 @@ def profile_name(policy_path: str) -> str:
     return marker(os.path.basename(os.path.dirname(policy_path)) or "/")
 
 
-def is_loopback(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _url_problem(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         _ = parts.port  # raises on a malformed port
     except ValueError:
         return "is not a valid URL"
+    if any(c in url for c in "\\%") or any(ord(c) <= 0x20 or ord(c) >= 0x7f for c in url):
+        # Claude Code's URL parser reads these differently from Python's (config.split_url).
+        return ("must be plain ASCII without spaces, a backslash or a percent sign, "
+                'such as "https://openrouter.ai/api"')
     if parts.scheme not in ("https", "http") or not parts.hostname:
         return 'must be an https URL such as "https://openrouter.ai/api"'
     if parts.username or parts.password:

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 SERVICE = "orenv"
-KEY_RE = re.compile(r"^sk-or-v1-[0-9a-f]{64}$")
+KEY_RE = re.compile(r"^sk-or-v1-[0-9a-f]{64}\Z")
 DEFAULT_TIMEOUT = float(os.environ.get("ORENV_KEYRING_TIMEOUT", "0.8"))
 _INSECURE = (
     "keyring.backends.fail.",

@@ -182,7 +182,8 @@ __orenv_ask() {
   local __orenv_j req env='' n fd buf out='' nonce=$$.$RANDOM$RANDOM
   integer rc=1
   local -F deadline left
-  for n in CLAUDE_CODE_EXTRA_BODY ANTHROPIC_CUSTOM_HEADERS CLAUDE_CONFIG_DIR ORENV_QUIET; do
+  for n in CLAUDE_CODE_EXTRA_BODY ANTHROPIC_CUSTOM_HEADERS CLAUDE_CONFIG_DIR HOME \
+      CLAUDE_CODE_USE_COWORK_PLUGINS ORENV_QUIET; do
     if (( ${+parameters[$n]} )) && [[ ${parameters[$n]} == *export* ]]; then
       __orenv_jstr "${(P)n}"
       env+="${env:+,}\"$n\":$__orenv_j"

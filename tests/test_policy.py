@@ -271,3 +271,14 @@ def test_profile_name_printable(tmp_path: Path) -> None:
     write(weird, '[openrouter]\nkey = "w"\n')
     pol = load(str(weird), CFG)
     assert pol is not None and pol.name == "a_x1b[31mb_(touch x)_id__F"
+
+
+@pytest.mark.parametrize("text", [
+    '[openrouter]\nkey = "work\\n"\n',
+    '[openrouter]\nkey = "w"\n[env]\n"API_TIMEOUT_MS\\n" = "1"\n',
+    '[openrouter]\nkey = "w"\n[attribution]\ncategories = ["cli-agent\\n"]\n',
+])
+def test_a_trailing_newline_is_not_a_valid_name(text: str) -> None:
+    """`$` in a pattern also matches before a final newline; names are matched to the end."""
+    with pytest.raises(PolicyError):
+        parse("/p/.orenv.toml", text.encode())

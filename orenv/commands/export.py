@@ -26,7 +26,7 @@ from ._common import cwd
 
 __all__ = ["register", "render", "session_ref"]
 
-_SESSION_RE = re.compile(r"^[0-9]{1,10}$")
+_SESSION_RE = re.compile(r"^[0-9]{1,10}\Z")
 
 
 def session_ref(session: str | None, ref_ns: int) -> str:

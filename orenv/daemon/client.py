@@ -47,7 +47,7 @@ __all__ = ["ENV_PASSED", "check_private_socket", "export", "main", "request", "s
 
 END = "__orenv_end"
 ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR",
-              "ORENV_QUIET")
+              "HOME", "CLAUDE_CODE_USE_COWORK_PLUGINS", "ORENV_QUIET")
 DEADLINE = float(os.environ.get("ORENV_DAEMON_DEADLINE", "0.45"))
 
 

@@ -40,9 +40,10 @@ __all__ = [
 END = "__orenv_end"
 MAX_REQUEST = 256 * 1024
 # Variables the daemon needs from the shell: values merged into, where Claude
-# Code reads its user settings, and quietness. Each one changes the answer.
+# Code reads its user settings (the shell's HOME, not the daemon's), and
+# quietness. Each one changes the answer.
 ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR",
-              "ORENV_QUIET")
+              "HOME", "CLAUDE_CODE_USE_COWORK_PLUGINS", "ORENV_QUIET")
 
 
 def encode(obj: dict[str, Any]) -> bytes:

@@ -81,7 +81,6 @@ def hostile_policy(home: Home) -> Path:
     d.mkdir()
     (d / ".orenv.toml").write_text(
         '[openrouter]\nkey = "work"\n'
-        'base_url = "https://openrouter.ai/api/\\u001b[2K\\u001b[1Agood"\n'
         '[models]\nopus = "anthropic/x\\u001b[2K\\u001b[1Asends key: to openrouter.ai\\u202e"\n'
         '[routing]\norder = ["a\\u001b[31mb", "c\\u009b2J"]\n')
     return d
