@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import stat
 import sys
@@ -42,6 +43,7 @@ from . import paths, places, rules
 __all__ = [
     "AUTH_VARS",
     "CLOUD_VARS",
+    "DOTTED_IDS_READ_RIGHT",
     "MANAGED_DIRS",
     "REPO_SCOPES",
     "SETTINGS_NAMES",
@@ -49,6 +51,7 @@ __all__ = [
     "Finding",
     "SettingsFile",
     "claude_config_dir",
+    "code_version",
     "conflicts",
     "helper_command",
     "helper_is_ours",
@@ -57,6 +60,7 @@ __all__ = [
     "is_orenv_helper",
     "login_state",
     "managed_files",
+    "misread_ids",
     "orenv_programs",
     "project_dirs",
     "project_settings_path",
@@ -624,3 +628,38 @@ def status_lines(entry: Mapping[str, Any] | None) -> list[str]:
 def worst(findings: Iterable[Finding]) -> str:
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return min((f.severity for f in findings), key=lambda s: order.get(s, 99), default="ok")
+
+
+# ---------------------------------------------------------------- the CLI itself
+
+# Claude Code 2.1.197 reads OpenRouter's dotted IDs (anthropic/claude-opus-4.5)
+# as the 4.0 model: "Opus 4" in its header and /model, Opus 4 prices, "Claude
+# Opus 4 was retired" as the main model. 2.1.332 maps the dot first (measured
+# with both; versions between were not). Requests carry the ID either way.
+DOTTED_IDS_READ_RIGHT = (2, 1, 332)
+_DOTTED_RE = re.compile(r"claude-[a-z]+-\d{1,2}\.\d")
+
+
+def code_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
+    """The installed Claude Code's version (``claude --version``), or None."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("claude", path=env.get("PATH"))
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10,
+                             stdin=subprocess.DEVNULL, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.match(r"\s*(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def misread_ids(models: Iterable[str], version: tuple[int, ...] | None) -> list[str]:
+    """Mapped IDs this Claude Code shows as an older model (display only)."""
+    if version is None or version >= DOTTED_IDS_READ_RIGHT:
+        return []
+    return [m for m in models if _DOTTED_RE.search(m)]
+

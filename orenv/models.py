@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -26,16 +27,19 @@ from .openrouter import DEFAULT_TIMEOUT, OpenRouterClient, api_root
 __all__ = [
     "CACHE_NAME",
     "DEFAULT_TTL",
+    "FALLBACK_DEFAULTS",
     "VARIANT_SUFFIXES",
     "Model",
     "base_model_id",
     "cache_file",
     "cached_models",
     "check_model",
+    "default_models",
     "is_preset",
     "load_models",
     "model_from_api",
     "model_warnings",
+    "newest_per_family",
 ]
 
 CACHE_NAME = "models.json"
@@ -278,3 +282,55 @@ def model_warnings(models: Mapping[str, str], base_url: str | None = None) -> li
         if not ok:
             out.append(f"[models] {slot}: {reason}")
     return out
+
+
+# ---------------------------------------------------------------- defaults
+
+# Only when no catalogue was ever fetched: IDs OpenRouter's Claude Code guide
+# (opus) or common use (sonnet, haiku) shows it serves, in OpenRouter's dotted
+# form, which Claude Code 2.1.332 reads right (2.1.197 showed "Opus 4" for it).
+FALLBACK_DEFAULTS: Mapping[str, str] = {
+    "opus": "anthropic/claude-opus-5",
+    "sonnet": "anthropic/claude-sonnet-4.6",
+    "haiku": "anthropic/claude-haiku-4.5",
+}
+# Claude Code's families; not `~anthropic/...-latest` or dated slugs, which it
+# does not recognise (it warns on every run and assumes a 1M context).
+_FAMILY_RE = re.compile(r"anthropic/claude-(opus|sonnet|haiku|fable)-(\d{1,2})(?:\.(\d{1,2}))?\Z")
+
+
+def newest_per_family(catalogue: Iterable[Model]) -> dict[str, str]:
+    """family -> the highest-versioned tool-capable ``anthropic/claude-FAMILY-X[.Y]``."""
+    best: dict[str, tuple[tuple[int, int], str]] = {}
+    for m in catalogue:
+        match = _FAMILY_RE.match(m.id)
+        if not m.supports_tools or match is None:
+            continue
+        family, version = match[1], (int(match[2]), int(match[3] or 0))
+        if family not in best or version > best[family][0]:
+            best[family] = (version, m.id)
+    return {family: model_id for family, (_, model_id) in best.items()}
+
+
+def default_models(base_url: str, allowed: bool) -> tuple[dict[str, str], str]:
+    """The model slots ``orenv init`` writes, and where they came from.
+
+    From the catalogue: refreshed when older than ``DEFAULT_TTL`` and the host
+    is *allowed* (only then is it asked, and without a key), else the cache of
+    any API; the built-in ``FALLBACK_DEFAULTS`` only when there is neither.
+    """
+    catalogue: list[Model] | None = None
+    source = "OpenRouter's catalogue"
+    if allowed:
+        with contextlib.suppress(NetworkError, OpenRouterError):
+            catalogue = load_models(base_url, None, timeout=5)
+    if catalogue is None:
+        catalogue = cached_models(base_url) or cached_models()
+        source = "the cached catalogue"
+    picked = newest_per_family(catalogue or [])
+    if not picked:
+        return dict(FALLBACK_DEFAULTS), "built-in defaults: no catalogue is cached"
+    slots = {fam: picked.get(fam, FALLBACK_DEFAULTS.get(fam, "")) for fam in
+             ("opus", "sonnet", "haiku", "fable")}
+    return {k: v for k, v in slots.items() if v}, source
+

@@ -176,3 +176,38 @@ def test_key_set_hidden_prompt_on_a_tty(home: Home) -> None:
     assert KEY not in transcript and "sk-or-v1-55…55" in transcript
     listed = json.loads(ok(run(home, "key", "list", "--json")))
     assert listed[0]["masked"] == "sk-or-v1-55…55"
+
+
+def test_init_picks_the_newest_models_of_the_catalogue(home: Home) -> None:
+    """Issue 12 item 4: defaults from the catalogue (public: no key sent), else the cache,
+    else built in; never a host the user did not allow."""
+    from conftest import loopback_host, write_config
+    from standin import StandIn, _model
+
+    with StandIn() as s:
+        s.models += [_model("anthropic/claude-opus-4.7", "Opus 4.7", 1000000, "0", "0", True),
+                     _model("anthropic/claude-fable-5", "Fable 5", 1000000, "0", "0", True)]
+        # Not allowed yet, no cache: built-in defaults, nothing asked.
+        proj = home.path / "p1"
+        proj.mkdir()
+        out = ok(run(home, "init", "--key", "work", "--base-url", s.base_url, cwd=proj))
+        assert "built-in defaults" in out and s.requests == []
+        assert 'opus = "anthropic/claude-opus-5"' in (proj / ".orenv.toml").read_text()
+        # Allowed: the catalogue, fetched without a key.
+        write_config(home, hosts=("openrouter.ai", loopback_host(s.base_url)))
+        proj2 = home.path / "p2"
+        proj2.mkdir()
+        out = ok(run(home, "init", "--key", "work", "--base-url", s.base_url, cwd=proj2))
+        text = (proj2 / ".orenv.toml").read_text()
+        for line in ('opus = "anthropic/claude-opus-4.7"', 'sonnet = "anthropic/claude-sonnet-4.5"',
+                     'haiku = "anthropic/claude-haiku-4.5"', 'fable = "anthropic/claude-fable-5"'):
+            assert line in text
+        assert "OpenRouter's catalogue" in out
+        fetched = [r for r in s.requests if r["path"].startswith("/api/v1/models")]
+        assert fetched and not any(r["headers"].get("authorization") for r in fetched)
+    # OpenRouter unreachable now: the cache it left.
+    proj3 = home.path / "p3"
+    proj3.mkdir()
+    out = ok(run(home, "init", "--key", "work", cwd=proj3))
+    assert "cached catalogue" in out
+    assert 'opus = "anthropic/claude-opus-4.7"' in (proj3 / ".orenv.toml").read_text()

@@ -251,3 +251,19 @@ def test_subprocess_scrub_is_checked(setup: tuple[Home, Path, StandIn], tmp_path
     _, found, out = doctor(home, proj, standin)
     assert found.get("subprocess-env") == "info", out
     assert orenv(home, *show, cwd=proj).stdout == "unset"
+
+
+def test_claude_code_that_misreads_dotted_ids(setup: tuple[Home, Path, StandIn]) -> None:
+    """Issue 12 item 4: 2.1.197 shows anthropic/claude-sonnet-4.5 as "Sonnet 4"; 2.1.332 does not."""
+    from harness import REPO_ROOT
+
+    home, proj, standin = setup
+    tools = REPO_ROOT / ".tools"
+    old = tools / "node-2.1.197" / "node_modules" / ".bin"
+    new = tools / "node" / "node_modules" / ".bin"
+    assert (old / "claude").exists() and (new / "claude").exists(), "run `make deps`"
+    _, found, out = doctor(home, proj, standin, env={"PATH": f"{old}:{base_path()}"})
+    assert found.get("model-display") == "info", out
+    assert "Claude Code 2.1.197 shows anthropic/claude-sonnet-4.5" in out
+    _, found, out = doctor(home, proj, standin, env={"PATH": f"{new}:{base_path()}"})
+    assert "model-display" not in found, out

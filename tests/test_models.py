@@ -241,3 +241,25 @@ class TestCheck:
         for model_id in ("anthropic/claude-opus-4.5", "anthropic/claude-haiku-4.5:floor"):
             assert check_model(model_id, catalogue)[0], model_id
         assert not check_model("example/no-tools-model:nitro", catalogue)[0]
+
+
+def test_newest_of_each_family_in_the_form_claude_code_reads() -> None:
+    from orenv.models import newest_per_family
+
+    def m(model_id: str, tools: bool = True) -> Model:
+        return Model(model_id, model_id, 200000, 1.0, 2.0, tools)
+
+    catalogue = [
+        m("anthropic/claude-opus-4.5"), m("anthropic/claude-opus-4.10"),
+        m("anthropic/claude-opus-4.9"),
+        m("anthropic/claude-sonnet-4.6"), m("anthropic/claude-sonnet-5", tools=False),
+        m("anthropic/claude-haiku-4.5"), m("anthropic/claude-haiku-5:free"),
+        m("~anthropic/claude-haiku-latest"), m("anthropic/claude-4.6-sonnet-20260217"),
+        m("anthropic/claude-fable-5"), m("openai/gpt-5"),
+    ]
+    assert newest_per_family(catalogue) == {
+        "opus": "anthropic/claude-opus-4.10",  # numbers, not strings: 4.10 > 4.9
+        "sonnet": "anthropic/claude-sonnet-4.6",  # 5 cannot use tools
+        "haiku": "anthropic/claude-haiku-4.5",  # variants, aliases and dated slugs left out
+        "fable": "anthropic/claude-fable-5",
+    }

@@ -153,6 +153,18 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
     for w in policy.warnings:
         out.append(Finding("warning", "policy-option-left-out", w,
                            "fix or remove it (see README: failover, privacy and budgets)"))
+    version = claude.code_version(env)
+    misread = claude.misread_ids(policy.models.values(), version)
+    if misread:
+        shown = ".".join(map(str, version or ()))
+        out.append(Finding(
+            "info", "model-display",
+            f"Claude Code {shown} shows {', '.join(misread)} as an older model (\"Opus 4\", "
+            "\"Sonnet 4\", and a \"was retired\" notice as the main model); the requests "
+            "carry these IDs all the same. Claude Code 2.1.332 reads OpenRouter's dotted IDs "
+            "right",
+            "update Claude Code (`claude update`, or npm's @anthropic-ai/claude-code); "
+            "OpenRouter's IDs are dotted, and other forms are not known to be accepted"))
     from ..sandbox import scrub_possible
 
     possible, why = scrub_possible()

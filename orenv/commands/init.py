@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from .. import trust
 from .._fsutil import touch_stamp
 from ..errors import OrenvError, UsageError
+from ..models import FALLBACK_DEFAULTS
 from ..paths import POLICY_NAME
 from ..policy import DEFAULT_BASE_URL, KEY_NAME_RE, MODES, parse
 from . import key_provision
@@ -17,11 +19,6 @@ from ._common import cwd, say
 
 __all__ = ["register", "template"]
 
-DEFAULT_MODELS = {
-    "opus": "anthropic/claude-opus-4.5",
-    "sonnet": "anthropic/claude-sonnet-4.5",
-    "haiku": "anthropic/claude-haiku-4.5",
-}
 
 
 def _toml_str(value: str) -> str:
@@ -44,7 +41,10 @@ def _suggestions() -> list[str]:
 
 
 def template(key: str, mode: str, base_url: str, name: str | None = None,
-             suggestions: list[str] | None = None) -> str:
+             suggestions: list[str] | None = None,
+             models: Mapping[str, str] | None = None) -> str:
+    """The commented policy ``init`` writes; *models*: slot -> id (default: built in)."""
+    models = dict(FALLBACK_DEFAULTS if models is None else models)
     lines = [
         "# orenv policy: what Claude Code uses in this directory and below.",
         "# Changes take effect after `orenv allow` (edits made with `orenv set` re-allow).",
@@ -68,13 +68,15 @@ def template(key: str, mode: str, base_url: str, name: str | None = None,
         "[models]",
         "# OpenRouter model IDs; they must support tool use (`orenv models --tools`).",
     ]
-    for slot, model in DEFAULT_MODELS.items():
+    for slot, model in models.items():
         lines.append(f"{slot} = {_toml_str(model)}")
+    if "fable" not in models:
+        lines.append('# fable = "<OpenRouter id>"    # -> ANTHROPIC_DEFAULT_FABLE_MODEL')
+    subagent = _toml_str(models.get("haiku", "<OpenRouter id>"))
     lines += [
-        '# fable = "<OpenRouter id>"                  # -> ANTHROPIC_DEFAULT_FABLE_MODEL',
         '# default = "sonnet"                         # -> ANTHROPIC_MODEL (an alias: sonnet,',
         "#                                            #    opus, haiku, fable, best, opusplan)",
-        '# subagent = "anthropic/claude-haiku-4.5"    # -> CLAUDE_CODE_SUBAGENT_MODEL',
+        f"# subagent = {subagent}    # -> CLAUDE_CODE_SUBAGENT_MODEL",
     ]
     if suggestions:
         lines.append("# Tool-capable models in your cache:")
@@ -132,7 +134,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid key name {key!r}: use letters, digits, '.', '_' or '-'")
     if args.mode not in MODES:
         raise UsageError(f"--mode must be one of: {', '.join(MODES)}")
-    text = template(key, args.mode, args.base_url, args.name, _suggestions())
+    from ..config import load_config
+    from ..models import default_models
+
+    # The newest model of each family: OpenRouter's catalogue when its host is
+    # allowed (public, no key sent), else the cache, else built-in defaults.
+    models, source = default_models(args.base_url,
+                                    load_config().url_refusal(args.base_url) is None)
+    text = template(key, args.mode, args.base_url, args.name, _suggestions(), models)
     if new_key:
         text = key_provision.init_budget(text, args.limit)
     content = text.encode()
@@ -147,9 +156,11 @@ def run(args: argparse.Namespace) -> int:
     trust.allow(path, content)
     touch_stamp()
     say(f"wrote and allowed {path} (key {key!r}, mode {args.mode})")
+    say(f"models: {', '.join(f'{k} = {v}' for k, v in models.items())} (from {source}"
+        + ("; `orenv models --refresh` fetches it)" if source.startswith("built-in") else ")"))
     from ..models import model_warnings
 
-    for w in model_warnings(DEFAULT_MODELS, args.base_url):
+    for w in model_warnings(models, args.base_url):
         say(f"orenv: warning: {w}", file=sys.stderr)
     return 0
 

@@ -25,3 +25,19 @@ def test_client_imports_no_heavy_modules() -> None:
     assert out.returncode == 2  # wrong arguments, after all imports ran
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()}
     assert not imported & {"json", "re", "enum", "socket", "typing", "selectors"}, imported
+
+
+def test_every_client_passes_the_same_variables() -> None:
+    """The daemon keys its answers on ENV_PASSED: zsh's own client must send them all."""
+    import re
+
+    from harness import REPO_ROOT
+
+    from orenv.daemon import client, protocol
+
+    assert client.ENV_PASSED == protocol.ENV_PASSED
+    zsh = (REPO_ROOT / "shell" / "hook.zsh").read_text()
+    m = re.search(r"for n in ((?:[A-Z_]+\s|\\\n\s*)+?)*([A-Z_]+); do", zsh)
+    assert m, "the zsh hook's list of passed variables"
+    names = re.findall(r"[A-Z_]{2,}", m.group(0).removeprefix("for n in"))
+    assert tuple(names) == protocol.ENV_PASSED
