@@ -44,6 +44,7 @@ __all__ = [
     "AUTH_VARS",
     "CLOUD_VARS",
     "DOTTED_IDS_READ_RIGHT",
+    "KEYCHAIN_SERVICE",
     "MANAGED_DIRS",
     "REPO_SCOPES",
     "SETTINGS_NAMES",
@@ -308,8 +309,33 @@ def login_state(env: Mapping[str, str]) -> dict[str, Any]:
         "oauth_account": bool(data.get("oauthAccount")),
         "managed_api_key": bool(data.get("primaryApiKey")),
         "oauth_credentials": bool(creds.get("claudeAiOauth")),
+        "keychain": _keychain_login(env),
         "oauth_token_env": bool(env.get("CLAUDE_CODE_OAUTH_TOKEN")),
     }
+
+
+KEYCHAIN_SERVICE = "Claude Code-credentials"
+
+
+def _keychain_login(env: Mapping[str, str]) -> bool:
+    """macOS keeps the ``/login`` credentials in the Keychain, not in a file.
+
+    ``find-generic-password`` without ``-w``/``-g`` only finds the item: the
+    secret is neither read nor printed, and no access prompt appears.
+    """
+    if sys.platform != "darwin":
+        return False
+    import shutil
+    import subprocess
+
+    exe = shutil.which("security", path=env.get("PATH")) or "/usr/bin/security"
+    try:
+        done = subprocess.run([exe, "find-generic-password", "-s", KEYCHAIN_SERVICE],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 # ---------------------------------------------------------------- helper
@@ -563,13 +589,17 @@ def _login_findings(out: list[Finding], login: Mapping[str, Any], *, mode: str |
             "primaryApiKey)" + (": it sends that Anthropic key as x-api-key to OpenRouter, "
                                 "next to orenv's token" if severe else ""),
             "run `claude /logout` (or use mode = \"helper\", whose apiKeyHelper wins)"))
-    if login.get("oauth_account") or login.get("oauth_credentials"):
+    if login.get("oauth_account") or login.get("oauth_credentials") or login.get("keychain"):
+        where = (f" (the macOS Keychain item {KEYCHAIN_SERVICE!r})" if login.get("keychain")
+                 else "")
         out.append(Finding(
             "warning" if active else "info", "login-subscription",
-            "Claude Code is logged in to a Claude subscription: orenv's token takes "
+            f"Claude Code is logged in to a Claude subscription{where}: orenv's token takes "
             "precedence while set, but a missing token silently falls back to the "
-            "subscription",
-            "run `claude /logout` if requests still go to Anthropic"))
+            "subscription (requests to Anthropic, \"model not found\" for OpenRouter IDs)",
+            "run `claude /logout` if requests still go to Anthropic"
+            + (f" (if the item stays: `security delete-generic-password -s "
+               f"{shlex.quote(KEYCHAIN_SERVICE)}`)" if login.get("keychain") else "")))
     if login.get("oauth_token_env"):
         out.append(Finding(
             "warning" if active else "info", "oauth-token-env",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from orenv import claude
 
 WANTED = {
@@ -144,3 +146,30 @@ def test_status_entry_and_lines(tmp_path: Path) -> None:
     assert entry["settings"][0]["env"] == ["ANTHROPIC_MODEL"]
     text = "\n".join(claude.status_lines(entry))
     assert "overriding orenv's value" in text and "fix:" in text
+
+
+def test_macos_login_in_the_keychain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12 item 9. macOS cannot run here: `security` is a stand-in that answers
+    like the real one (exit 0 when the item exists) and records how it was asked."""
+    log = tmp_path / "argv"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    security = bin_dir / "security"
+    security.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {log}\n'
+                        '[ -e "$0.has-item" ] && { echo "keychain: ..."; exit 0; }\n'
+                        'echo "The specified item could not be found." >&2; exit 44\n')
+    security.chmod(0o755)
+    env = {**env_for(tmp_path), "PATH": f"{bin_dir}:/usr/bin:/bin"}
+    monkeypatch.setattr(claude.sys, "platform", "darwin")
+    assert not claude.login_state(env)["keychain"]
+    assert "login-subscription" not in codes(run(tmp_path, env))
+    (bin_dir / "security.has-item").touch()
+    assert claude.login_state(env)["keychain"]
+    found = {f.code: f for f in run(tmp_path, env)}
+    assert found["login-subscription"].severity == "warning"
+    assert "Keychain item 'Claude Code-credentials'" in found["login-subscription"].message
+    # Only asked whether the item exists: never -w or -g (which print the secret).
+    assert log.read_text().split("\n")[:3] == ["find-generic-password", "-s",
+                                                "Claude Code-credentials"]
+    monkeypatch.setattr(claude.sys, "platform", "linux")
+    assert not claude.login_state(env)["keychain"]

@@ -254,7 +254,8 @@ def test_subprocess_scrub_is_checked(setup: tuple[Home, Path, StandIn], tmp_path
 
 
 def test_claude_code_that_misreads_dotted_ids(setup: tuple[Home, Path, StandIn]) -> None:
-    """Issue 12 item 4: 2.1.197 shows anthropic/claude-sonnet-4.5 as "Sonnet 4"; 2.1.332 does not."""
+    """Issue 12 item 4: 2.1.197 shows anthropic/claude-sonnet-4.5 as "Sonnet 4"; 2.1.332
+    reads it right."""
     from harness import REPO_ROOT
 
     home, proj, standin = setup
