@@ -58,6 +58,7 @@ __all__ = [
     "helper_is_ours",
     "helper_record",
     "helper_record_file",
+    "helper_records",
     "is_orenv_helper",
     "login_state",
     "managed_files",
@@ -401,9 +402,31 @@ def helper_record(settings_path: str | os.PathLike[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def helper_records() -> list[str]:
+    """Every settings file ``orenv helper on`` wrote to and has not taken back."""
+    out = []
+    try:
+        names = sorted(os.listdir(paths.data_dir() / "helper"))
+    except OSError:
+        return []
+    for name in names:
+        try:
+            data = json.loads((paths.data_dir() / "helper" / name).read_text())
+        except (OSError, ValueError):
+            continue
+        where = data.get("path") if isinstance(data, dict) else None
+        # The record is named after its path: anything else is not one of ours.
+        if isinstance(where, str) and helper_record_file(where).name == name:
+            out.append(where)
+    return out
+
+
 def _ours(record: Mapping[str, Any]) -> dict[str, str]:
+    """What ``helper on`` wrote: ``apiKeyHelper`` and env names (records say ``env.NAME``)."""
     written = record.get("written")
-    return dict(written) if isinstance(written, dict) else {}
+    if not isinstance(written, dict):
+        return {}
+    return {str(k).removeprefix("env."): v for k, v in written.items()}
 
 
 # ---------------------------------------------------------------- conflicts
@@ -515,6 +538,14 @@ def conflicts(
         for name, value in f.env.items():
             if name in ours and ours[name] == value and wanted.get(name) == value:
                 continue
+            if ours.get(name) == value and name not in wanted:
+                project = os.path.dirname(os.path.dirname(f.path))
+                out.append(Finding(
+                    "warning", "helper-out-of-date",
+                    f"{f.path} has {name} from `orenv helper on`, which the policy no longer "
+                    "sets: Claude Code started there still uses it",
+                    f"run `orenv helper on --dir {shlex.quote(project)}` to update it"))
+                continue
             if name == "ANTHROPIC_AUTH_TOKEN":
                 out.append(Finding(
                     "error", "settings-token",
@@ -525,14 +556,21 @@ def conflicts(
                 if value == wanted[name]:
                     continue
                 severe = name == "ANTHROPIC_BASE_URL" or (name == "ANTHROPIC_API_KEY" and value)
-                stale = name in ours
-                fix = ("run `orenv helper on` again to refresh it" if stale else
-                       f"remove {name} from the env block of {f.path}")
                 shown = "(value hidden)" if _secretish(name) else repr(value)
+                if ours.get(name) == value:
+                    # orenv's own entry, from before the policy changed.
+                    project = os.path.dirname(os.path.dirname(f.path))
+                    out.append(Finding(
+                        "error" if severe else "warning", "helper-out-of-date",
+                        f"{f.path} has {name}={shown} from `orenv helper on`, but the policy "
+                        "now says otherwise: Claude Code started there uses the old value",
+                        f"run `orenv helper on --dir {shlex.quote(project)}` to update it"))
+                    continue
                 out.append(Finding(
                     "error" if severe else "warning", "settings-env-override",
                     f"{f.path} sets {name}={shown}, overriding orenv's value "
-                    "(a settings env block beats the shell's environment)", fix))
+                    "(a settings env block beats the shell's environment)",
+                    f"remove {name} from the env block of {f.path}"))
             elif name.startswith("ANTHROPIC_") or name in CLOUD_VARS:
                 if name in CLOUD_VARS:
                     continue  # reported above
@@ -562,21 +600,51 @@ def conflicts(
                 f"{effective_helper.path} has orenv's apiKeyHelper but the policy's mode is "
                 f"{mode}",
                 f"run `orenv helper off --dir {shlex.quote(directory)}` or set mode = \"helper\""))
+        else:
+            other = _helper_for_another_policy(effective_helper.api_key_helper, policy_dir)
+            if other:
+                out.append(Finding(
+                    "warning", "helper-other-policy",
+                    f"{effective_helper.path} (Claude Code's git-root settings here) asks orenv "
+                    f"for the key of {other}, not of the policy that applies here, and its env "
+                    "block sets that policy's models",
+                    f"run `orenv helper on --dir {shlex.quote(directory)}` here"))
     elif mode == "helper":
         where = project_settings_path(directory)
         hint = ""
         if policy_dir and os.path.abspath(policy_dir) != os.path.abspath(directory) and \
                 project_settings_path(policy_dir).exists():
             hint = (f" (there is one in {project_settings_path(policy_dir)}, but Claude Code "
-                    "reads .claude/ only from the directory it starts in)")
+                    "reads settings.local.json only where it starts and at its git root)")
+        root = places.git_root(directory)
+        fix = f"run `orenv helper on --dir {shlex.quote(directory)}`"
+        if root is not None and os.path.realpath(root) != os.path.realpath(directory):
+            fix += (f", or `orenv helper on --dir {shlex.quote(root)}` for the whole git "
+                    "repository")
         out.append(Finding(
             "error", "helper-missing",
             f"mode is helper but {where} has no apiKeyHelper: Claude Code started here gets "
-            f"no key{hint}",
-            f"run `orenv helper on --dir {shlex.quote(directory)}`"))
+            f"no key{hint}", fix))
 
     _login_findings(out, login, mode=mode)
     return out
+
+
+def _helper_for_another_policy(command: str, policy_dir: str | None) -> str | None:
+    """The policy an orenv ``token --dir D`` command serves, when not *policy_dir*'s."""
+    from .policy import find_nearest
+
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None
+    if policy_dir is None or "--dir" not in argv[:-1]:
+        return None
+    served = find_nearest(argv[argv.index("--dir") + 1])
+    if served is None or os.path.realpath(os.path.dirname(served)) == os.path.realpath(
+            policy_dir):
+        return None
+    return served
 
 
 def _login_findings(out: list[Finding], login: Mapping[str, Any], *, mode: str | None) -> None:

@@ -22,7 +22,7 @@ import pwd
 import stat
 from dataclasses import dataclass, field
 
-__all__ = ["Places", "others_can_change", "places"]
+__all__ = ["Places", "git_root", "others_can_change", "places"]
 
 _MAX_GIT_FILE = 64 * 1024
 
@@ -50,6 +50,16 @@ def places(directory: str) -> Places:
     out.dirs = list(dict.fromkeys(out.dirs))
     out.watch = list(dict.fromkeys(out.watch))
     return out
+
+
+def git_root(directory: str) -> str | None:
+    """The directory whose ``settings.local.json`` Claude Code started at or below
+    *directory* reads as its git root (the main checkout for a worktree), or None."""
+    _, holder = _walk_up(os.path.realpath(directory))
+    if holder is None:
+        return None
+    roots = _common_roots(holder, Places([]))
+    return roots[0] if roots else holder
 
 
 def _walk_up(begin: str) -> tuple[list[str], str | None]:

@@ -205,3 +205,81 @@ def test_claude_dir_of_another_user_is_refused(home: Home, proj: Path) -> None:
     proc = orenv(home, "helper", "on", cwd=proj, check=False)
     assert proc.returncode != 0 and "another user" in proc.stderr
     assert not (proj / ".claude" / "settings.local.json").exists()
+
+
+# --- issue 12 item 7: helper mode follows the policy ----------------------------------
+
+
+def test_settings_follow_policy_edits(home: Home, proj: Path) -> None:
+    orenv(home, "helper", "on", cwd=proj)
+    f = proj / ".claude" / "settings.local.json"
+    out = orenv(home, "set", "models.sonnet", "anthropic/claude-sonnet-4.6", cwd=proj)
+    assert f"updated {f}" in out.stdout
+    env = settings(proj)["env"]
+    assert isinstance(env, dict)
+    assert env["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "anthropic/claude-sonnet-4.6"
+    orenv(home, "unset", "env.API_TIMEOUT_MS", cwd=proj)
+    assert "API_TIMEOUT_MS" not in settings(proj)["env"]  # type: ignore[operator]
+    # Nothing to change: the file is not rewritten (Claude Code watches it).
+    before = f.stat().st_mtime_ns
+    time.sleep(0.02)
+    assert "updated" not in orenv(home, "allow", str(proj)).stdout
+    assert f.stat().st_mtime_ns == before
+    # A value changed by hand is the user's: kept, and named.
+    data = settings(proj)
+    data["env"]["ANTHROPIC_MODEL"] = "opus"  # type: ignore[index]
+    f.write_text(json.dumps(data))
+    out = orenv(home, "set", "models.sonnet", "anthropic/claude-sonnet-5", cwd=proj)
+    assert "kept ANTHROPIC_MODEL" in out.stdout
+    env = settings(proj)["env"]
+    assert env["ANTHROPIC_MODEL"] == "opus"  # type: ignore[index]
+    assert env["ANTHROPIC_DEFAULT_SONNET_MODEL"] == "anthropic/claude-sonnet-5"  # type: ignore[index]
+    # An edit made in an editor follows at `orenv allow`.
+    (proj / ".orenv.toml").write_text(POLICY.replace("claude-sonnet-4.5", "claude-opus-5"))
+    orenv(home, "allow", str(proj))
+    assert settings(proj)["env"]["ANTHROPIC_DEFAULT_SONNET_MODEL"] == (  # type: ignore[index]
+        "anthropic/claude-opus-5")
+    # `off` still takes back exactly what orenv added.
+    orenv(home, "helper", "off", cwd=proj)
+    assert settings(proj) == {"env": {"ANTHROPIC_MODEL": "opus"}}
+
+
+def test_doctor_names_orenvs_own_out_of_date_entry(home: Home, proj: Path) -> None:
+    """A change no orenv command made (here the config's scrub default): the right fix."""
+    orenv(home, "helper", "on", cwd=proj)
+    cfg = home.config / "orenv" / "config.toml"
+    cfg.write_text(cfg.read_text() + "scrub_subprocess_env = false\n")
+    found = json.loads(orenv(home, "doctor", "--json", cwd=proj, check=False).stdout)["findings"]
+    stale = [x for x in found if x["code"] == "helper-out-of-date"]
+    assert stale and f"orenv helper on --dir {proj}" in stale[0]["fix"]
+    assert not [x for x in found if x["code"] == "settings-env-override"]
+
+
+def test_where_claude_code_picks_the_file_up(home: Home, proj: Path) -> None:
+    """Measured: Claude Code reads settings.local.json where it starts and at its git root."""
+    out = orenv(home, "helper", "on", cwd=proj).stdout
+    assert "only where it starts and at its git root: run claude in" in out
+    (proj / ".git").mkdir()
+    out = orenv(home, "helper", "on", cwd=proj).stdout
+    assert "or any directory below it in this git repository" in out
+    sub = proj / "sub"
+    sub.mkdir()
+    st = json.loads(orenv(home, "status", "--json", cwd=sub).stdout)
+    assert not [x for x in st["claude"]["findings"] if x["severity"] == "error"]
+    (proj / ".git").rmdir()
+    st = json.loads(orenv(home, "status", "--json", cwd=sub).stdout)
+    missing = [x for x in st["claude"]["findings"] if x["code"] == "helper-missing"]
+    assert missing and f"orenv helper on --dir {sub}" in missing[0]["fix"]
+
+
+def test_git_root_helper_for_another_policy(home: Home, proj: Path) -> None:
+    (proj / ".git").mkdir()
+    orenv(home, "helper", "on", cwd=proj)
+    orenv(home, "key", "set", "other", input="sk-or-v1-" + "fedcba9876543210" * 4)
+    nested = proj / "client-b"
+    nested.mkdir()
+    (nested / ".orenv.toml").write_text('[openrouter]\nkey = "other"\nmode = "helper"\n')
+    orenv(home, "allow", str(nested))
+    st = json.loads(orenv(home, "status", "--json", cwd=nested).stdout)
+    other = [x for x in st["claude"]["findings"] if x["code"] == "helper-other-policy"]
+    assert other and f"orenv helper on --dir {nested}" in other[0]["fix"]

@@ -75,3 +75,11 @@ def print_json(data: Any) -> None:
     # ASCII only: a control character or a byte that is not UTF-8 arrives escaped.
     json.dump(data, sys.stdout, indent=2, sort_keys=False, ensure_ascii=True)
     sys.stdout.write("\n")
+
+
+def sync_helpers() -> None:
+    """After a policy is (re-)allowed: the helper-mode settings files orenv wrote follow it."""
+    from .helper import sync_all
+
+    for line in sync_all():
+        say(line, file=sys.stderr if line.startswith("orenv: warning") else None)

@@ -15,7 +15,7 @@ from ..config import load_config
 from ..errors import OrenvError
 from ..policy import MODEL_VARS, Policy, find_chain, read_policy_file, resolve
 from ..render import policy_env
-from ._common import say, target_policy
+from ._common import say, sync_helpers, target_policy
 
 __all__ = ["describe", "register"]
 
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     trust.allow(path, pf.content)
     touch_stamp()
     say(f"allowed {path}")
+    sync_helpers()
     if warning:
         say(f"orenv: warning: allowed, but it will not apply yet: {warning}", file=sys.stderr)
     return 0

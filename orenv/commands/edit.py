@@ -21,7 +21,7 @@ from .. import trust
 from .._fsutil import atomic_write, touch_stamp
 from ..errors import PolicyError, UsageError
 from ..policy import parse
-from ._common import say, target_policy
+from ._common import say, sync_helpers, target_policy
 
 __all__ = ["register"]
 
@@ -80,6 +80,8 @@ def _edit(path: str, key: str, raw: str | None) -> None:
     verb = "set" if raw is not None else "unset"
     note = "" if was_trusted else " (still not allowed: review it, then `orenv allow`)"
     say(f"{verb} {key} in {path}{note}")
+    if was_trusted:
+        sync_helpers()
     if raw is not None and parts[0] == "models":
         # The moment of the mistake: check the model against the cached catalogue.
         from ..models import model_warnings

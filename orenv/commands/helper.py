@@ -22,6 +22,7 @@ import errno
 import json
 import os
 import secrets
+import shlex
 import stat
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from ..paths import POLICY_NAME
 from ..render import policy_env
 from ._common import cwd, say
 
-__all__ = ["desired", "helper_off", "helper_on", "register"]
+__all__ = ["desired", "helper_off", "helper_on", "register", "sync_all"]
 
 _ABSENT = {"absent": True}  # recorded "previous value" of an entry that did not exist
 
@@ -220,9 +221,16 @@ def helper_on(directory: str, orenv_bin: str, *, force: bool = False) -> list[st
         return _helper_on(cd, command, env, force)
 
 
-def _helper_on(cd: _ClaudeDir, command: str, env: dict[str, str], force: bool) -> list[str]:
+def _helper_on(cd: _ClaudeDir, command: str, env: dict[str, str], force: bool,
+               *, refresh: bool = False) -> list[str]:
+    """Write (or with *refresh*, bring up to date) what ``helper on`` adds.
+
+    *refresh* is the policy changing under an earlier ``on``: a value the user
+    set by hand is kept (and named), nothing is written when nothing changed.
+    """
     path = cd.path
     existed, data, mode = cd.load()
+    before = json.dumps(data, sort_keys=True)
     record = helper_record(path) if existed else {}
     written: dict[str, Any] = dict(record.get("written") or {})
     previous: dict[str, Any] = dict(record.get("previous") or {})
@@ -250,12 +258,17 @@ def _helper_on(cd: _ClaudeDir, command: str, env: dict[str, str], force: bool) -
         if slot in written and written[slot] == have:
             continue  # ours from an earlier `on`: refresh it
         conflicts.append(slot)
-    if conflicts and not force:
+    lines = []
+    if conflicts and refresh:
+        for slot in conflicts:
+            wanted.pop(slot)
+            lines.append(f"kept {slot.removeprefix('env.')} in {path}: it was changed by hand "
+                         "(`orenv helper on --force` replaces it)")
+    elif conflicts and not force:
         names = ", ".join(f"{s.removeprefix('env.')}={_show(s, current[s])}" for s in conflicts)
         raise OrenvError(f"{path} already sets {names} differently; nothing was changed. "
                          "Remove them, or rerun with --force (`orenv helper off` puts them back)")
 
-    lines = []
     # Entries from an earlier `on` the policy no longer has: take them back.
     for slot in list(written):
         if slot not in wanted and current.get(slot, _ABSENT) == written[slot]:
@@ -284,12 +297,42 @@ def _helper_on(cd: _ClaudeDir, command: str, env: dict[str, str], force: bool) -
         created_env = True
     if cur_env or "env" in data:
         data["env"] = cur_env
+    if refresh and json.dumps(data, sort_keys=True) == before:
+        return lines  # already what the policy says
     cd.make()
     cd.save(data, mode)
     _save_record(path, {"path": str(path), "written": written, "previous": previous,
                         "created_file": created, "created_env": created_env})
-    lines.append(f"wrote apiKeyHelper and {len(env)} env entries to {path} "
-                 "(no key: Claude Code asks `orenv token` for it)")
+    if refresh:
+        lines.append(f"updated {path} to the policy (helper mode)")
+    else:
+        lines.append(f"wrote apiKeyHelper and {len(env)} env entries to {path} "
+                     "(no key: Claude Code asks `orenv token` for it)")
+    return lines
+
+
+def sync_all() -> list[str]:
+    """Bring every ``settings.local.json`` orenv wrote up to date with its policy.
+
+    Run after a policy is (re-)allowed: ``allow``, ``set``, ``unset``,
+    ``init``. Only where the directory's policy is allowed, enabled and in
+    helper mode; a file that cannot be refreshed is named, never fatal.
+    """
+    from ..claude import helper_records
+    from .hook import binary_path
+
+    lines: list[str] = []
+    for settings in helper_records():
+        directory = os.path.dirname(os.path.dirname(settings))
+        policy = trusted_policy(directory) if os.path.isdir(directory) else None
+        if policy is None or not policy.enabled or policy.mode != "helper":
+            continue  # doctor names what is left behind
+        try:
+            command, env = desired(directory, binary_path())
+            with _ClaudeDir(directory) as cd:
+                lines += _helper_on(cd, command, env, force=False, refresh=True)
+        except OrenvError as exc:
+            lines.append(f"orenv: warning: {settings} not updated: {exc.message}")
     return lines
 
 
@@ -361,9 +404,22 @@ def run(args: argparse.Namespace) -> int:
     for line in lines:
         say(line)
     if args.action == "on":
-        say(f"note: Claude Code reads .claude/ only in the directory it starts in: "
-              f"run claude in {directory}")
+        say(where_it_applies(directory))
     return 0
+
+
+def where_it_applies(directory: str) -> str:
+    """Where Claude Code picks up the file: where it starts, and at its git root."""
+    from ..places import git_root
+
+    root = git_root(directory)
+    if root is not None and os.path.realpath(root) == os.path.realpath(directory):
+        return (f"note: Claude Code started in {directory} or any directory below it in this "
+                "git repository uses it")
+    hint = (f"; for the whole repository, run `orenv helper on --dir {shlex.quote(root)}`"
+            if root is not None else "")
+    return (f"note: Claude Code reads .claude/settings.local.json only where it starts and "
+            f"at its git root: run claude in {directory}{hint}")
 
 
 def register(sub: Any) -> None:

@@ -15,7 +15,7 @@ from ..models import FALLBACK_DEFAULTS
 from ..paths import POLICY_NAME
 from ..policy import DEFAULT_BASE_URL, KEY_NAME_RE, MODES, parse
 from . import key_provision
-from ._common import cwd, say
+from ._common import cwd, say, sync_helpers
 
 __all__ = ["register", "template"]
 
@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     trust.allow(path, content)
     touch_stamp()
     say(f"wrote and allowed {path} (key {key!r}, mode {args.mode})")
+    sync_helpers()
     say(f"models: {', '.join(f'{k} = {v}' for k, v in models.items())} (from {source}"
         + ("; `orenv models --refresh` fetches it)" if source.startswith("built-in") else ")"))
     from ..models import model_warnings

@@ -168,3 +168,26 @@ def test_the_agents_bash_tool_does_not_see_the_key(
         assert standin.key not in results[0] and results[0].startswith("0"), results
     else:
         assert standin.key in results[0]  # the control: the probe does read the environment
+
+
+def test_helper_mode_follows_the_policy(home: Home, standin: StandIn,
+                                        project: Callable[[str], Path],
+                                        shell_factory: ShellFactory) -> None:
+    """Issue 12 item 7: `orenv set` reaches Claude Code in helper mode, and Claude Code
+    started in a subdirectory of the git repository gets the key."""
+    proj = project("helper")
+    (proj / ".git").mkdir()
+    sub = proj / "src" / "pkg"
+    sub.mkdir(parents=True)
+    sh = shell(shell_factory, "bash")
+    sh.cd(proj)
+    assert "any directory below it in this git repository" in sh.run("orenv helper on")
+    newer = "anthropic/claude-opus-4.5"  # in the stand-in's catalogue
+    assert "updated" in sh.run(f"orenv set models.sonnet {newer}")
+    sh.cd(sub)
+    out = claude(sh)
+    assert DEFAULT_TEXT in out, out
+    last = standin.messages_requests()[-1]
+    assert last["body"]["model"] == newer
+    assert last["headers"]["authorization"] == f"Bearer {standin.key}"
+    assert_no_key_in_files(home, standin.key)
