@@ -185,6 +185,18 @@ __orenv_spawn() {
 }
 
 __orenv_reload() {
+  # The key and the values orenv saved (your own ANTHROPIC_API_KEY) pass
+  # through __orenv_load: no `set -x` trace, no `set -v` echo of the code it
+  # evaluates, and no DEBUG/RETURN/ERR trap of yours (set -T/-E, extdebug)
+  # sees them in $BASH_COMMAND. Such a trap stays on in the function that
+  # turns functrace off, so the work is one call further down. `local -`
+  # gives your options back exactly when this returns, however it returns.
+  local -
+  set +xvET
+  __orenv_load
+}
+
+__orenv_load() {
   local __orenv_out __orenv_had=${#__orenv_names[@]}
   __orenv_gotmsg=0
   __orenv_restore
@@ -196,13 +208,14 @@ __orenv_reload() {
     __orenv_absent=()
   elif [[ -z ${ORENV_NO_DAEMON-} && -r $__orenv_client ]] && __orenv_rtdir &&
     [[ -S $__orenv_rt/daemon.sock && ! -L $__orenv_rt/daemon.sock && -O $__orenv_rt/daemon.sock ]] &&
-    __orenv_out=$(trap '' INT; exec "$__orenv_py" -I -S "$__orenv_client" bash "$$" \
+    __orenv_out=$(trap '' INT QUIT; exec "$__orenv_py" -I -S "$__orenv_client" bash "$$" \
       "$__orenv_why" "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
     eval "$__orenv_out"
   else
     # What is left of the prompt's 1 s after a failed daemon attempt.
-    # Both ignore Ctrl-C: the cd completes within its second, never half done.
-    __orenv_out=$(trap '' INT; exec "$__orenv_bin" export bash --session "$$" --deadline 0.4)
+    # Both ignore Ctrl-C and Ctrl-\: the cd completes within its second, never
+    # half done, and no core dump holds the answer.
+    __orenv_out=$(trap '' INT QUIT; exec "$__orenv_bin" export bash --session "$$" --deadline 0.4)
     eval "$__orenv_out"
     __orenv_spawn
   fi
@@ -222,6 +235,9 @@ __orenv_reload() {
 
 __orenv_hook() {
   local __orenv_status=$? __orenv_f
+  # None of this in your trace or traps either (see __orenv_reload); only when
+  # one is on, which keeps an idle prompt as cheap as it was.
+  [[ $- != *[xvET]* ]] || { local -; set +xvET; }
   if [[ $PWD != "$__orenv_pwd" ]]; then
     __orenv_why='cd'
     __orenv_reload

@@ -192,6 +192,12 @@ function __orenv_spawn
 end
 
 function __orenv_reload
+    # The key and the values orenv saved (your own ANTHROPIC_API_KEY) pass
+    # through here: never traced. fish already hides event handlers from
+    # fish_trace, but not with fish_trace=all (fish 4) or when called
+    # directly; an empty local fish_trace turns tracing off for this call and
+    # everything it calls, and yours is back when it returns.
+    set -l fish_trace
     set -l had (count $__orenv_names)
     set -g __orenv_gotmsg 0
     __orenv_restore

@@ -173,7 +173,8 @@ __orenv_ask() {
   # Ask the daemon over its socket; the code lands in __orenv_out only when the
   # whole answer (ending with this request's nonce) arrived within 0.45 s. Only
   # a socket that is ours, in a directory only we can write, is ever asked:
-  # its answer is evaluated.
+  # its answer is evaluated. It holds the key: never traced.
+  setopt localoptions noxtrace noverbose
   [[ -z ${ORENV_NO_DAEMON-} ]] && __orenv_rtdir || return 1
   [[ -S $__orenv_sock && ! -L $__orenv_sock && -O $__orenv_sock ]] || return 1
   zmodload zsh/net/socket zsh/system zsh/datetime 2>/dev/null || return 1
@@ -238,8 +239,13 @@ __orenv_spawn() {
 }
 
 __orenv_reload() {
+  # The key and the values orenv saved (your own ANTHROPIC_API_KEY) pass
+  # through here: no xtrace or verbose output of them, and no DEBUG trap of
+  # yours sees them in $ZSH_DEBUG_CMD. Your options and traps are back as they
+  # were when this returns.
+  setopt localoptions localtraps noxtrace noverbose
   local out had=${#__orenv_names}
-  setopt localtraps
+  trap - DEBUG
   trap '' INT
   __orenv_pwd=$PWD
   __orenv_gotmsg=0
@@ -268,6 +274,8 @@ __orenv_reload() {
 }
 
 __orenv_precmd() {
+  # First, before anything that could touch the key (see __orenv_reload).
+  setopt localoptions noxtrace noverbose
   emulate -L zsh
   if [[ $PWD != "$__orenv_pwd" ]]; then
     __orenv_why=cd

@@ -26,10 +26,13 @@ from __future__ import annotations
 if __name__ == "__main__":
     # Run by a hook: a Ctrl-C during a slow cd must not print a traceback nor
     # leave half an answer; the cd completes within its second instead (bash
-    # passes SIGINT ignored already; fish cannot).
+    # passes SIGINT ignored already; fish cannot). Ctrl-\ (SIGQUIT) would dump
+    # core with the daemon's answer, the key, in it: ignored too (and
+    # no_core_dumps() runs before the daemon is asked).
     import _signal  # type: ignore[import-not-found]  # the C module: no `signal` import cost
 
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGQUIT, _signal.SIG_IGN)
 
 # Only C modules on the cd path: `socket`, `json` and `typing` would pull in
 # enum, re and selectors and triple the client's start-up time.
@@ -43,12 +46,48 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["ENV_PASSED", "check_private_socket", "export", "main", "request", "sun_path"]
+__all__ = ["ENV_PASSED", "check_private_socket", "export", "main", "no_core_dumps", "request",
+           "sun_path"]
 
 END = "__orenv_end"
 ENV_PASSED = ("CLAUDE_CODE_EXTRA_BODY", "ANTHROPIC_CUSTOM_HEADERS", "CLAUDE_CONFIG_DIR",
               "HOME", "CLAUDE_CODE_USE_COWORK_PLUGINS", "ORENV_QUIET")
 DEADLINE = float(os.environ.get("ORENV_DAEMON_DEADLINE", "0.45"))
+
+
+_PR_SET_DUMPABLE = 4
+
+
+def no_core_dumps() -> None:
+    """No core dump of this process, which receives the key (orenv._harden, standalone).
+
+    The soft core limit goes to 0 and, on Linux, the process becomes
+    non-dumpable (which also covers a ``core_pattern`` pipe and keeps other
+    processes of the user out of its memory). ``prctl`` is called through the
+    ``_ctypes`` C module: the ``ctypes`` package would add milliseconds to
+    every cd in bash and fish.
+    """
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, resource.getrlimit(resource.RLIMIT_CORE)[1]))
+    except (ImportError, ValueError, OSError):
+        pass
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import _ctypes
+
+        # dlopen(NULL): the program itself, with libc's prctl.
+        libc = _ctypes.dlopen(None)  # type: ignore[arg-type]  # the stub wants a path
+        _ctypes.call_function(_ctypes.dlsym(libc, "prctl"), (_PR_SET_DUMPABLE, 0, 0, 0, 0))
+    except Exception:  # a private helper gone in some Python: the slow way
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except Exception:  # noqa: S110  # best effort, as in orenv._harden
+            pass
 
 
 _S_IFMT, _S_IFDIR, _S_IFSOCK, _S_ISVTX = 0o170000, 0o040000, 0o140000, 0o1000
@@ -194,4 +233,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    no_core_dumps()  # first: the answer holds the key
     sys.exit(main(sys.argv[1:]))
