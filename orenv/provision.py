@@ -31,6 +31,7 @@ __all__ = [
     "Provisioned",
     "check_host",
     "check_limit",
+    "detach",
     "expiry",
     "generated_name",
     "management_key_name",
@@ -112,6 +113,28 @@ def records() -> dict[str, Provisioned]:
 def record(name: str) -> Provisioned | None:
     entry = _read().get(name)
     return _from_json(name, entry) if entry is not None else None
+
+
+def detach(name: str) -> str | None:
+    """Keep the record of a provisioned key whose name now holds another key.
+
+    The record moves to ``NAME.replaced-TIMESTAMP`` (still revocable, and
+    listed by ``key provisioned``), so ``key revoke NAME`` never deletes the
+    old key upstream while removing the new one locally. Returns the new name.
+    """
+    data = _read()
+    entry = data.pop(name, None)
+    if entry is None:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    moved = f"{name[:40]}.replaced-{stamp}"
+    n = 1
+    while moved in data:
+        n += 1
+        moved = f"{name[:40]}.replaced-{stamp}-{n}"
+    data[moved] = entry
+    _write(data)
+    return moved
 
 
 # ---------------------------------------------------------------- choices

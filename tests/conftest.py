@@ -184,9 +184,16 @@ def private_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyrin
 
 @pytest.fixture
 def home(tmp_path: Path, keyring_session: KeyringSession) -> Iterator[Home]:
-    """A fresh HOME (with XDG dirs) whose env also reaches the session keyring."""
+    """A fresh HOME (with XDG dirs) whose env also reaches the session keyring.
+
+    The keyring is shared by the worker's tests, so orenv's entries are cleared
+    first: every test starts with no keys, as its HOME starts empty.
+    """
     if not keyring_session.keyring_pid:
         keyring_session.start_service()
+    subprocess.run(["secret-tool", "clear", "service", "orenv"], env={
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), **keyring_session.env},
+        capture_output=True, timeout=30, check=False)
     yield make_home(tmp_path, keyring_session.env)
 
 

@@ -211,3 +211,49 @@ def test_init_picks_the_newest_models_of_the_catalogue(home: Home) -> None:
     out = ok(run(home, "init", "--key", "work", cwd=proj3))
     assert "cached catalogue" in out
     assert 'opus = "anthropic/claude-opus-4.7"' in (proj3 / ".orenv.toml").read_text()
+
+
+def test_key_set_never_replaces_silently(home: Home) -> None:
+    """Issue 13 item 1: piped needs --force; on a terminal it asks (Ctrl-D is a clean no)."""
+    import pexpect
+
+    other = "sk-or-v1-" + "6" * 64
+    ok(run(home, "key", "set", "work", input=KEY + "\n"))
+    line = one_line_error(run(home, "key", "set", "work", input=other + "\n"))
+    assert line == ("orenv: key 'work' already exists; nothing was changed: use --force to "
+                    "replace it")
+    env = {"PATH": base_path(), "LANG": "C.UTF-8", "TERM": "dumb", **home.env}
+    child = pexpect.spawn("orenv", ["key", "set", "work"], env=env, encoding="utf-8",
+                          timeout=30)
+    child.expect_exact("key 'work' already exists (sk-or-v1-55…55); replace it? [y/N] ")
+    child.sendline("n")
+    child.expect_exact("orenv: kept key 'work'; nothing was changed")
+    child.expect(pexpect.EOF)
+    child = pexpect.spawn("orenv", ["key", "set", "work"], env=env, encoding="utf-8",
+                          timeout=30)
+    child.expect_exact("replace it? [y/N] ")
+    child.sendline("y")
+    child.expect_exact("OpenRouter key for 'work' (input hidden): ")
+    child.sendline(other)
+    child.expect_exact("replaced key 'work' (sk-or-v1-66…66) in the keyring")
+    child.expect(pexpect.EOF)
+    assert other not in (child.before or "")  # hidden input
+    child = pexpect.spawn("orenv", ["key", "set", "fresh"], env=env, encoding="utf-8",
+                          timeout=30)
+    child.expect_exact("(input hidden): ")
+    child.sendeof()
+    child.expect_exact("orenv: no key given (end of input); nothing was changed")
+    child.expect(pexpect.EOF)
+    assert "Traceback" not in (child.before or "")
+
+
+def test_removing_a_key_a_policy_uses_warns(home: Home) -> None:
+    ok(run(home, "key", "set", "work", input=KEY + "\n"))
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text('[openrouter]\nkey = "work"\n')
+    ok(run(home, "allow", str(proj)))
+    proc = run(home, "key", "rm", "work")
+    assert proc.returncode == 0
+    assert proc.stderr == ("orenv: warning: allowed policies still use key 'work' and get no "
+                           f"key until one is stored under that name: {proj}/.orenv.toml\n")

@@ -333,3 +333,26 @@ class TestInitProvision:
                                   standin.base_url, cwd=proj))
         assert "402" in line
         assert not (proj / ".orenv.toml").exists()
+
+
+def test_replacing_a_provisioned_key_keeps_its_record_true(home: Home, standin: StandIn) -> None:
+    """Issue 13 item 1: `key revoke` deleted the old key upstream and the new one locally."""
+    allow_loopback(home, standin)
+    add_management(home, standin)
+    name = uniq("client-a")
+    before = set(standin.keys)
+    ok(run(home, "key", "provision", name, "--base-url", standin.base_url))
+    (old,) = set(standin.keys) - before
+    mine = "sk-or-v1-" + "c" * 64
+    refused = run(home, "key", "set", name, input=mine + "\n")
+    assert "already exists" in one_line_error(refused) and keyring_value(home, name) == old
+    proc = run(home, "key", "set", name, "--force", input=mine + "\n")
+    assert "replaced key" in ok(proc)
+    moved = proc.stderr.split("`orenv key revoke ")[1].split("`")[0]
+    assert moved.startswith(f"{name}.replaced-")
+    listed = {r["name"] for r in json.loads(ok(run(home, "key", "provisioned", "--json")))}
+    assert listed == {moved}
+    assert "not provisioned" in one_line_error(run(home, "key", "revoke", name))
+    ok(run(home, "key", "revoke", moved))
+    assert old not in standin.keys  # the old key, upstream
+    assert keyring_value(home, name) == mine  # the new one stays

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import importlib
+import os
 import sys
 from typing import Any
 
 from .. import secrets
-from ..errors import UsageError
+from ..errors import SecretNotFoundError, UsageError
 from ._common import print_json, say
 
 __all__ = ["read_secret", "register"]
@@ -22,7 +23,10 @@ __all__ = ["read_secret", "register"]
 def read_secret(prompt: str) -> str:
     """A secret from a hidden prompt on a terminal, or from stdin when piped."""
     if sys.stdin is not None and sys.stdin.isatty():
-        value = getpass.getpass(prompt)
+        try:
+            value = getpass.getpass(prompt)
+        except EOFError:  # Ctrl-D
+            raise UsageError("no key given (end of input); nothing was changed") from None
     else:
         value = sys.stdin.read() if sys.stdin is not None else ""
     value = value.strip()
@@ -33,16 +37,81 @@ def read_secret(prompt: str) -> str:
     return value
 
 
+def _existing_mask(name: str) -> str | None:
+    """The masked value of key *name* when one is stored (the value stays in memory)."""
+    try:
+        return secrets.mask(secrets.get_key(name))
+    except SecretNotFoundError:
+        return None
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; anything but yes (or end of input) is no."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (EOFError, OSError):
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def run_set(args: argparse.Namespace) -> int:
     name = secrets.validate_name(args.name)
+    old = _existing_mask(name)
+    if old is not None and not args.force:
+        question = f"key {name!r} already exists ({old}); replace it? [y/N] "
+        if not (sys.stdin is not None and sys.stdin.isatty()):
+            raise UsageError(f"key {name!r} already exists; nothing was changed: "
+                             "use --force to replace it")
+        if not _confirm(question):
+            raise UsageError(f"kept key {name!r}; nothing was changed")
     value = read_secret(f"OpenRouter key for {name!r} (input hidden): ")
     if not secrets.looks_like_key(value) and not args.force:
         raise UsageError("that is not an OpenRouter key (sk-or-v1- followed by 64 hex "
                          "characters); use --force to store it anyway")
+    from .. import provision
+
+    # The record of a provisioned key follows that key, not the name.
+    moved = provision.detach(name) if old is not None else None
     secrets.set_key(name, value, management=args.management)
     kind = "management key" if args.management else "key"
-    say(f"stored {kind} {name!r} ({secrets.mask(value)}) in the keyring")
+    verb = "replaced" if old is not None else "stored"
+    say(f"{verb} {kind} {name!r} ({secrets.mask(value)}) in the keyring")
+    if moved:
+        say(f"orenv: note: the key it replaced was provisioned on OpenRouter and still exists "
+            f"there; `orenv key revoke {moved}` deletes it upstream", file=sys.stderr)
     return 0
+
+
+def policies_using(name: str) -> list[str]:
+    """Allowed policy files (as recorded by `orenv allow`) that name key *name*."""
+    from .. import paths, trust
+    from ..errors import PolicyError
+    from ..policy import parse
+
+    found = []
+    try:
+        records = sorted((paths.trust_dir() / "allow").iterdir())
+    except OSError:
+        return []
+    for rec in records:
+        try:
+            path = os.fsdecode(rec.read_bytes().split(b"\n")[1])
+            with open(path, "rb") as fh:
+                content = fh.read(1024 * 1024)
+            if trust.check(path, content) and parse(path, content).key == name:
+                found.append(path)
+        except (OSError, IndexError, PolicyError):
+            continue
+    return found
+
+
+def warn_if_used(name: str) -> None:
+    used = policies_using(name)
+    if used:
+        say(f"orenv: warning: allowed policies still use key {name!r} and get no key until "
+            f"one is stored under that name: {', '.join(used)}", file=sys.stderr)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -62,6 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_rm(args: argparse.Namespace) -> int:
     secrets.delete_key(args.name)
     say(f"removed key {args.name!r} from the keyring")
+    warn_if_used(args.name)
     from ..provision import record
 
     if record(args.name) is not None:
@@ -78,8 +148,8 @@ def register(sub: Any) -> None:
                       "from the command line: `orenv key set work`, or "
                       "`pass show or | orenv key set work`.")
     s.add_argument("name", help="key name, e.g. work")
-    s.add_argument("--force", action="store_true", help="store a value that is not an "
-                   "OpenRouter key")
+    s.add_argument("--force", action="store_true", help="replace an existing key without "
+                   "asking, or store a value that is not an OpenRouter key")
     s.add_argument("--management", action="store_true",
                    help="this is an OpenRouter management key (for `orenv key provision`)")
     s.set_defaults(func=run_set)

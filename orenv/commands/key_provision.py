@@ -61,6 +61,9 @@ def run_revoke(args: argparse.Namespace) -> int:
         say(f"revoked key {args.name!r} upstream and removed it from the keyring")
     else:
         say(f"key {args.name!r} was already gone upstream; removed it from the keyring")
+    from .key import warn_if_used
+
+    warn_if_used(args.name)
     return 0
 
 

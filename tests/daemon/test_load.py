@@ -88,7 +88,7 @@ def test_cds_with_concurrent_edits_and_key_rotation(
             while not stop.is_set():
                 generation += 1
                 if generation % 3 == 0:
-                    keyed.orenv("key", "set", "work", input=rng.choice([KEY, KEY2]))
+                    keyed.orenv("key", "set", "--force", "work", input=rng.choice([KEY, KEY2]))
                     rotations += 1
                 else:
                     p = rng.choice(projects)
@@ -112,7 +112,7 @@ def test_cds_with_concurrent_edits_and_key_rotation(
     stop.set()
     churner.join(60)
     assert not errors, errors[:3]
-    keyed.orenv("key", "set", "work", input=KEY2)  # a known final key
+    keyed.orenv("key", "set", "--force", "work", input=KEY2)  # a known final key
     for i, sh in enumerate(shells):
         sh.run("true")  # the next prompt applies whatever changed
         check(sh, finals[i], sh.env(), KEY2)

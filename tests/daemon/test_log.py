@@ -51,7 +51,7 @@ def test_real_log_has_no_key_after_a_scenario(keyed: DaemonCtl,
     sh = shell_factory("zsh", env={"ANTHROPIC_CUSTOM_HEADERS": f"X-Leak: {ANT}"})
     sh.cd(proj)
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
-    keyed.orenv("key", "set", "work", input=KEY2)
+    keyed.orenv("key", "set", "--force", "work", input=KEY2)
     sh.run("true")
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY2
     sh.cd(keyed.home.path)

@@ -76,7 +76,7 @@ def test_key_rotated_during_a_computation_reaches_the_shell(
         # More than a second after the read, as on a loaded machine (this
         # once passed for a change "from the future").
         time.sleep(1.2)
-        keyed.orenv("key", "set", "work", input=KEY2)
+        keyed.orenv("key", "set", "--force", "work", input=KEY2)
 
     _once_after(monkeypatch, rotate_late)
     code = daemon.export(_request(proj))

@@ -88,7 +88,7 @@ def test_live_reload_without_cd(kind: str, keyed: DaemonCtl,
     assert "loaded a" in out
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
     # 3. orenv key set: the new key.
-    next_prompt_after_daemon(lambda: keyed.orenv("key", "set", "work", input=KEY2))
+    next_prompt_after_daemon(lambda: keyed.orenv("key", "set", "--force", "work", input=KEY2))
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY2
     # 4. An edit by someone else: blocked and unloaded.
     out = next_prompt_after_daemon(lambda: policy_file.write_text(

@@ -252,7 +252,7 @@ def test_key_rotation_applies_at_next_prompt(kind: str, setup: Home,
     proj = policy(setup, "proj")
     sh = shell_factory(kind, cwd=proj)
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
-    orenv(setup, "key", "set", "work", input=KEY2)
+    orenv(setup, "key", "set", "--force", "work", input=KEY2)
     sh.run("true")
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY2
 
