@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .. import budget, claude, trust
+from .. import budget, claude, sessions, trust
 from .._text import marker
 from ..activation import compute
 from ..errors import OrenvError
-from ..policy import find_nearest, read_policy_file
+from ..policy import Policy, find_nearest, read_policy_file
 from ..render import MARKERS, SECRET_VARS
 from ..secrets import mask
 from ._common import cwd, print_json, say
@@ -84,7 +84,24 @@ def collect(directory: str, env: Mapping[str, str]) -> dict[str, Any]:
                     if k not in MARKERS and k not in SECRET_VARS} if active else None,
         mode=p.mode if active and p else None,
         policy_dir=os.path.dirname(p.path) if p else None)
+    # Claude Code sessions running in this project that started with an older setup.
+    data["sessions"] = sessions.status_entry(
+        p if active else None, key=lambda: _current_key(act.env, p))
     return data
+
+
+def _current_key(env: Mapping[str, str], policy: Policy | None) -> str | None:
+    """The policy's key now, to compare with a running session's (never shown)."""
+    if policy is None or policy.key is None or policy.mode == "helper":
+        return None
+    if "ANTHROPIC_AUTH_TOKEN" in env:
+        return env["ANTHROPIC_AUTH_TOKEN"]
+    from ..secrets import get_key
+
+    try:
+        return get_key(policy.key)
+    except OrenvError:
+        return None
 
 
 def render_text(data: Mapping[str, Any]) -> list[str]:
@@ -108,6 +125,7 @@ def render_text(data: Mapping[str, Any]) -> list[str]:
     if not data["shell"]["in_sync"]:
         lines.append("shell:     this shell's environment differs (hook not installed, or "
                      "it updates at the next prompt)")
+    lines.extend(sessions.status_lines(data.get("sessions")))
     lines.extend(claude.status_lines(data.get("claude")))
     return lines
 

@@ -36,6 +36,7 @@ from typing import Any
 import psutil  # type: ignore[import-untyped]
 
 from .. import __version__, paths, shells, snapshot
+from .. import sessions as claude_sessions
 from .._fsutil import atomic_write, touch_at
 from ..activation import Activation, compute
 from ..commands.export import render
@@ -52,6 +53,7 @@ KEYRING_TIMEOUT = float(os.environ.get("ORENV_DAEMON_KEYRING_TIMEOUT", "0.4"))
 DEFAULT_LINGER = 10.0
 MAX_ENTRIES = 256
 DEBOUNCE = 0.03
+PROMPT_SCAN = 0.2  # seconds a reload the shell noticed first may spend finding claude sessions
 TICK = 1.0
 _SESSION_OK = frozenset("0123456789")
 
@@ -79,6 +81,13 @@ class Session:
     sig: tuple[Any, ...] = ()
     ref_mtime: int | None = None
     stamp_mtime: int = 0
+    key_gen: int = 0
+    # (policy path, line): said once, with the shell's next answer in that project
+    notice: tuple[str, str] | None = None
+    # Set while the refresher looks for Claude Code sessions for this shell's
+    # new answer: a shell asking meanwhile waits (bounded) to say the notice now.
+    pending: threading.Event | None = None
+    retell: bool = False  # the shell's own scan stopped early: the refresher says it
 
 
 def _cache_key(cwd: str, env: Mapping[str, Any]) -> tuple[str | None, ...]:
@@ -96,6 +105,25 @@ def _proc_created(pid: int) -> float | None:
         return float(psutil.Process(pid).create_time())
     except (psutil.Error, ValueError):
         return None
+
+
+class _Scan:
+    """Running Claude Code processes, looked up once per refresh pass when first asked."""
+
+    __slots__ = ("complete", "deadline", "procs")
+
+    def __init__(self, deadline: float = claude_sessions.SCAN_SECONDS) -> None:
+        self.deadline = deadline
+        self.procs: list[claude_sessions.Running] | None = None
+        self.complete = True
+
+    def get(self) -> list[claude_sessions.Running]:
+        if self.procs is None:
+            try:
+                self.procs, self.complete = claude_sessions.scan(self.deadline)
+            except Exception:  # psutil trouble: no notice, never a failed reload
+                self.procs, self.complete = [], False
+        return self.procs
 
 
 class Daemon:
@@ -404,11 +432,43 @@ class Daemon:
             quiet = bool(cfg and cfg.quiet)
         act = entry.act
         ref = ""
+        notice = None
         if pid:
-            ref, sstamp = self._session_files(pid, shell.name, cwd, env, entry, fresh,
-                                              stamp_before, gen)
+            ref, sstamp, reloaded = self._session_files(pid, shell.name, cwd, env, entry,
+                                                        fresh, stamp_before, gen)
             act = dataclasses.replace(act, watch=(*act.watch, sstamp))
-        return render(shell, act, ref, quiet)
+            notice = self._notice_for(pid, act, reloaded=reloaded, fresh=fresh)
+        code = render(shell, act, ref, quiet)
+        return code + shell.notice(notice) if notice else code
+
+    def _notice_for(self, pid: int, act: Activation, *, reloaded: bool, fresh: bool
+                    ) -> str | None:
+        """The stale-sessions line to say with this answer, if any (said once)."""
+        fresh_notice = None
+        if reloaded:
+            # The shell saw the change before the refresher did: say it now
+            # (a bounded scan, on such a reload only, never at a plain cd).
+            running = _Scan(PROMPT_SCAN)
+            fresh_notice = self._stale_notice(act, running, read_keys=False)
+            if not running.complete and fresh_notice is None:  # loaded: the refresher looks
+                with self.lock:
+                    if (sess := self.sessions.get(pid)) is not None:
+                        sess.retell = True
+                self.dirty.set()
+        with self.lock:
+            sess = self.sessions.get(pid)
+            waiter = sess.pending if sess is not None else None
+        if waiter is not None and fresh:
+            # The refresher is looking for sessions for this very reload.
+            waiter.wait(claude_sessions.SCAN_SECONDS + 0.2)
+        with self.lock:
+            sess = self.sessions.get(pid)
+            if sess is None:
+                return fresh_notice
+            pending, sess.notice = sess.notice, None
+        here = act.policy.path if act.policy is not None and act.state == "active" else None
+        # A notice for a project the shell has left is not said elsewhere.
+        return fresh_notice or (pending[1] if pending and pending[0] == here else None)
 
     # ---------------------------------------------------------------- cache
 
@@ -517,15 +577,20 @@ class Daemon:
 
     def _session_files(self, pid: int, shell: str, cwd: str, env: dict[str, str],
                        entry: Entry, fresh: bool, stamp_before: int, gen: int
-                       ) -> tuple[str, str]:
-        """Record the session's answer and set its reference file (see ``snapshot``)."""
+                       ) -> tuple[str, str, bool]:
+        """Record the session's answer and set its reference file (see ``snapshot``).
+
+        Also says whether this answer is a reload the shell noticed first (a
+        changed answer for the same shell, asked because a file changed).
+        """
         ref = self.sessions_dir / str(pid)
         stamp = self.sessions_dir / f"{pid}.stamp"
         with self.lock:
             sess = self.sessions.get(pid)
         if sess is None:
             created = _proc_created(pid)
-            sess = Session(pid=pid, created=created or 0.0, shell=shell, cwd=cwd, env=env)
+            sess = Session(pid=pid, created=created or 0.0, shell=shell, cwd=cwd, env=env,
+                           key_gen=self.key_gen)
             try:
                 sess.stamp_mtime = os.stat(stamp).st_mtime_ns
             except FileNotFoundError:
@@ -533,9 +598,12 @@ class Daemon:
             with self.lock:
                 self.sessions[pid] = sess
         sess.cwd, sess.env, sess.shell = cwd, env, shell
-        sess.sig = _signature(entry.act)
-        with self.lock:
+        sig = _signature(entry.act)
+        with self.lock:  # the refresher claims a changed answer under the lock too
             moved = self.gen != gen
+            # Not for an answer older than an invalidation: it may predate the change.
+            reloaded = fresh and not moved and bool(sess.sig) and sess.sig != sig
+            sess.sig = sig
         # Invalidated before the session was recorded: the answer may predate
         # the change, and the refresher may have looked at the old record, so
         # the shell asks again at its next prompt. Invalidated later: the
@@ -544,7 +612,7 @@ class Daemon:
         if fresh or sess.ref_mtime != newest:
             touch_at(ref, newest, mode=0o600)
             sess.ref_mtime = newest
-        return str(ref), str(stamp)
+        return str(ref), str(stamp), reloaded
 
     def _alive(self, sess: Session) -> bool:
         created = _proc_created(sess.pid)
@@ -562,10 +630,11 @@ class Daemon:
                 keys_gone = not self.keys
             if keys_gone and sessions:
                 self.prefetch_keys()
+            running = _Scan()  # at most one process scan per pass, only if needed
             for sess in sessions:
-                self.refresh_session(sess)
+                self.refresh_session(sess, running)
 
-    def refresh_session(self, sess: Session) -> None:
+    def refresh_session(self, sess: Session, running: _Scan | None = None) -> None:
         """Recompute one shell's answer; touch its session stamp if it changed."""
         try:
             entry = self.entry(sess.cwd, sess.env, key_timeout=2.0)
@@ -574,7 +643,29 @@ class Daemon:
             return
         if not entry.complete:
             return  # keyring trouble: the shell finds out on its own
-        if _signature(entry.act) == sess.sig:
+        sig = _signature(entry.act)
+        # Exec mode: a new key changes nothing in the shell, but a session
+        # started with `orenv exec` still holds the old one.
+        exec_mode = entry.act.policy is not None and entry.act.policy.mode == "exec"
+        with self.lock:  # claimed here or by the shell's own reload, not both
+            old, changed = sess.sig, sig != sess.sig
+            key_moved, sess.key_gen = sess.key_gen != self.key_gen, self.key_gen
+            retell, sess.retell = sess.retell, False
+            if not changed and not retell and not (key_moved and exec_mode):
+                return
+            sess.sig = sig
+            waiter = sess.pending = threading.Event()
+        notice = None
+        try:
+            notice = self._stale_notice(entry.act, running or _Scan())
+        finally:
+            with self.lock:
+                if notice and entry.act.policy is not None:
+                    sess.notice = (entry.act.policy.path, notice)
+                if sess.pending is waiter:
+                    sess.pending = None
+            waiter.set()
+        if not notice and not changed:
             return
         # Strictly newer than any reference a shell was given.
         now = max(time.time_ns(), sess.stamp_mtime + 1)
@@ -582,11 +673,53 @@ class Daemon:
             stamp = self.sessions_dir / f"{sess.pid}.stamp"
             touch_at(stamp, now, mode=0o600)
         except OSError:
+            with self.lock:
+                if sess.sig == sig:
+                    sess.sig = old  # the next pass tries again
             return
         sess.stamp_mtime = now
-        sess.sig = _signature(entry.act)
         self.stats["reloads"] += 1
         self.log.info("session_reload", session=sess.pid, state=entry.act.state)
+
+    def _stale_notice(self, act: Activation, running: _Scan, *, read_keys: bool = True
+                      ) -> str | None:
+        """The line for a shell whose answer changed: Claude Code sessions running
+        in its project that started with the previous key or models (or None).
+
+        *read_keys* False (a prompt is waiting): a key not in memory is not read.
+        """
+        policy = act.policy
+        if act.state != "active" or policy is None:
+            return None
+        procs = running.get()
+        if not procs:
+            return None
+
+        def key() -> str | None:
+            if "ANTHROPIC_AUTH_TOKEN" in act.env:
+                return act.env["ANTHROPIC_AUTH_TOKEN"]
+            if policy.key is None:
+                return None
+            with self.lock:
+                value = self.keys.get(policy.key)
+            if value is not None or not read_keys:
+                return value
+            from ..keyreader import read_key
+
+            try:
+                return read_key(policy.key, KEYRING_TIMEOUT)
+            except Exception:  # keyring trouble: the key is not compared
+                return None
+
+        try:
+            reports = claude_sessions.check(procs, policy, key=key)
+        except Exception as exc:  # never in the way of a reload
+            self.log.warning("sessions_check_failed", error=type(exc).__name__)
+            return None
+        stale = [r.pid for r in reports if r.state == "stale"]
+        if stale:
+            self.log.info("stale_sessions", pids=stale)
+        return claude_sessions.notice(reports)
 
     def _housekeeping(self) -> None:
         idle_since: float | None = None

@@ -49,6 +49,11 @@ class Shell(ABC):
     def message(self, text: str) -> str:
         return self.call("__orenv_msg", text) + "\n"
 
+    def notice(self, text: str) -> str:
+        """A line printed to stderr as it comes, not deduplicated like ``message``
+        (the daemon sends it once); ``printf`` is a builtin of every supported shell."""
+        return self.call("builtin printf", "%s\\n", text) + " >&2\n"
+
     def hook(self, binary: str) -> str:
         """The hook with the quoted paths of the orenv program and of its daemon client.
 
