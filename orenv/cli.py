@@ -40,6 +40,7 @@ COMMANDS: tuple[str, ...] = (
     "doctor",
     "models",
     "usage",
+    "completion",
 )
 
 
@@ -56,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # Commands that never touch a key (no core-dump hardening needed: they stay cheap).
-_NO_KEY_COMMANDS = frozenset({"hook", "prompt", "allow", "deny", None})
+_NO_KEY_COMMANDS = frozenset({"hook", "prompt", "allow", "deny", "completion", None})
 
 # Subcommands registered by a module of another name.
 _MODULE_OF = {"set": "edit", "unset": "edit", "exec": "exec_"}

@@ -35,6 +35,7 @@ __all__ = [
     "check_backend",
     "delete_key",
     "get_key",
+    "key_names",
     "list_keys",
     "looks_like_key",
     "mask",
@@ -255,6 +256,11 @@ def delete_key(name: str, timeout: float | None = None) -> None:
     index.pop(name, None)
     _write_index(index)
     touch_stamp()
+
+
+def key_names() -> list[str]:
+    """The names in the key index, sorted; reads only that file (never the keyring)."""
+    return sorted(_read_index())
 
 
 def list_keys(timeout: float | None = None) -> list[KeyEntry]:
