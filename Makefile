@@ -20,6 +20,15 @@ CLAUDE_OLD_VERSION := 2.1.197
 CLAUDE_STAMP := $(NODE_PREFIX)/.claude-$(CLAUDE_VERSION)
 CLAUDE_OLD_PREFIX := .tools/node-$(CLAUDE_OLD_VERSION)
 CLAUDE_OLD := $(CLAUDE_OLD_PREFIX)/node_modules/.bin/claude
+# nushell for the nu hook's tests: the npm package ships the static binary
+# (@nushell/<os>-<arch>); bin/nu links to it, so no node process wraps the shell.
+NU_VERSION := 0.115.1
+NU_PREFIX := .tools/nu
+NU := $(NU_PREFIX)/bin/nu
+# mise for the benchmark beside direnv: the npm package ships the native binary.
+MISE_VERSION := 2026.9.15
+MISE_PREFIX := .tools/mise
+MISE := $(MISE_PREFIX)/node_modules/.bin/mise
 APT_PACKAGES := zsh fish tmux gnome-keyring dbus dbus-x11 libsecret-tools shellcheck strace direnv \
   bubblewrap socat
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -28,10 +37,11 @@ PYTEST_ARGS ?= -n 2
 SHELL_SCRIPTS := $(wildcard shell/*.bash) $(wildcard install.sh) $(wildcard .ci/run) $(wildcard .ci/portable)
 ZSH_SCRIPTS := $(wildcard shell/*.zsh)
 FISH_SCRIPTS := $(wildcard shell/*.fish)
+NU_SCRIPTS := $(wildcard shell/*.nu)
 
-.PHONY: deps apt-deps venv claude lint test test-portable bench clean
+.PHONY: deps apt-deps venv claude nushell mise lint test test-portable bench clean
 
-deps: apt-deps venv claude
+deps: apt-deps venv claude nushell mise
 
 # apt: only when a package is missing; `apt-get update` once, then install.
 apt-deps:
@@ -72,12 +82,32 @@ $(CLAUDE_OLD):
 	npm install --prefix $(CLAUDE_OLD_PREFIX) --no-package-lock --no-audit --no-fund \
 	  '@anthropic-ai/claude-code@$(CLAUDE_OLD_VERSION)' </dev/null
 
+nushell: $(NU)
+
+$(NU):
+	npm install --prefix $(NU_PREFIX) --no-package-lock --no-audit --no-fund \
+	  'nushell@$(NU_VERSION)' </dev/null
+	mkdir -p $(NU_PREFIX)/bin
+	exe="$$(ls -d $(NU_PREFIX)/node_modules/@nushell/*/bin/nu | head -n 1)"; \
+	  test -x "$$exe"; ln -sfn "../$${exe#$(NU_PREFIX)/}" $@
+	$@ --version
+
+mise: $(MISE)
+
+$(MISE):
+	npm install --prefix $(MISE_PREFIX) --no-package-lock --no-audit --no-fund \
+	  '@jdxcode/mise@$(MISE_VERSION)' </dev/null
+	$@ --version
+
 # Each check runs only if its files exist yet.
 lint:
 	@for f in $(SHELL_SCRIPTS); do echo "bash -n $$f"; bash -n "$$f"; done
 	@if [ -n "$(strip $(SHELL_SCRIPTS))" ]; then echo "shellcheck $(SHELL_SCRIPTS)"; shellcheck -s bash $(SHELL_SCRIPTS); fi
 	@for f in $(ZSH_SCRIPTS); do echo "zsh -n $$f"; zsh -n "$$f"; done
 	@for f in $(FISH_SCRIPTS); do echo "fish -n $$f"; fish -n "$$f"; done
+	@for f in $(NU_SCRIPTS); do echo "nu --ide-check $$f"; \
+	  errors="$$($(NU) --ide-check 50 "$$f" | grep '"severity":"Error"' || true)"; \
+	  if [ -n "$$errors" ]; then echo "$$errors"; exit 1; fi; done
 	@dirs=""; for d in orenv tests; do [ -d "$$d" ] && dirs="$$dirs $$d"; done; \
 	if [ -n "$$dirs" ]; then echo "ruff check$$dirs"; $(VENV)/bin/ruff check $$dirs; fi
 	@if [ -d orenv ]; then echo "mypy"; $(VENV)/bin/mypy; fi

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install orenv for the current user from this checkout, or remove it.
 #
-#   ./install.sh [--no-rc] [--help]
+#   ./install.sh [--no-rc] [--print-rc=SHELL] [--help]
 #   ./install.sh --uninstall [--purge | --keep] [--no-rc]
 #
 # Creates a venv at ${XDG_DATA_HOME:-$HOME/.local/share}/orenv/venv, installs
 # this directory into it (not editable: the checkout may be deleted later),
 # links $HOME/.local/bin/orenv to it, writes completion scripts, and adds the
-# hook to the rc file of each installed shell (zsh, bash, fish) in a block
+# hook to the rc file of each installed shell (zsh, bash, fish, nu) in a block
 # between "# orenv hook" and "# orenv hook end" (replaced when run again).
 # --uninstall removes all of that again.
 set -euo pipefail
@@ -22,12 +22,15 @@ Installs orenv for the current user:
   - a link $HOME/.local/bin/orenv
   - completion scripts: ${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions/
     (zsh, bash) and ~/.config/fish/completions/orenv.fish
-  - the shell hook in ~/.zshrc, ~/.bashrc and ~/.config/fish/config.fish
+  - the shell hooks, ${XDG_DATA_HOME:-$HOME/.local/share}/orenv/hook.SHELL, and
+    the lines that source them in ~/.zshrc, ~/.bashrc, ~/.config/fish/config.fish
+    and ~/.config/nushell/config.nu (which saves it to autoload/orenv.nu there)
     (for each shell that is installed; one block between "# orenv hook" and
     "# orenv hook end", replaced when install.sh runs again)
 
 Options:
   --no-rc       do not touch any rc file (print what to add or remove instead)
+  --print-rc=SHELL  print the block install.sh adds to SHELL's rc file, and exit
   --uninstall   remove the venv, the link, the completion scripts and the rc
                 blocks; then, on a terminal, ask whether to remove orenv's keys
                 from the keyring and its data, config, state and cache too
@@ -40,6 +43,7 @@ USAGE
 mode=install
 edit_rc=1
 purge=ask
+print_rc=""
 for arg in "$@"; do
   case "$arg" in
     --no-rc) edit_rc=0 ;;
@@ -50,6 +54,7 @@ for arg in "$@"; do
         echo "install.sh: --purge and --keep exclude each other" >&2; exit 2
       fi
       purge=$want ;;
+    --print-rc=*) print_rc="${arg#--print-rc=}" ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install.sh: unknown option: $arg" >&2; usage >&2; exit 2 ;;
   esac
@@ -75,7 +80,11 @@ comp_dir="$data_home/orenv/completions"
 fish_comp="$config_home/fish/completions/orenv.fish"
 python="${PYTHON:-python3}"
 
-rc_files=(zsh "$HOME/.zshrc" bash "$HOME/.bashrc" fish "$config_home/fish/config.fish")
+rc_files=(zsh "$HOME/.zshrc" bash "$HOME/.bashrc" fish "$config_home/fish/config.fish"
+  nu "$config_home/nushell/config.nu")
+# nushell cannot evaluate code at run time: its rc block saves the hook here
+# (nushell's autoload directory, read after config.nu) at each start.
+nu_hook="$config_home/nushell/autoload/orenv.nu"
 start_marker='# orenv hook'
 end_marker='# orenv hook end'
 
@@ -92,6 +101,8 @@ block() {
   if [ "$on_path" = 0 ]; then
     if [ "$1" = fish ]; then
       printf '%s\n' 'fish_add_path -g "$HOME/.local/bin"'
+    elif [ "$1" = nu ]; then
+      printf '%s\n' '$env.PATH = ($env.PATH | prepend ($env.HOME | path join .local bin))'
     else
       printf '%s\n' 'export PATH="$HOME/.local/bin:$PATH"'
     fi
@@ -99,21 +110,76 @@ block() {
   case "$1" in
     zsh)
       printf '%s\n' 'if [ -x "$HOME/.local/bin/orenv" ]; then' \
-        '  eval "$("$HOME/.local/bin/orenv" hook zsh)"' \
+        '  # The hook file `orenv hook --write` made: sourced with no process when it is' \
+        '  # yours, in a directory of yours, and nobody else may write either.' \
+        '  __orenv_f="${XDG_DATA_HOME:-$HOME/.local/share}/orenv/hook.zsh"' \
+        '  if [[ -f $__orenv_f && ! -L $__orenv_f && -O $__orenv_f && -O ${__orenv_f:h} &&' \
+        '    ! -L ${__orenv_f:h} ]] && zmodload -F zsh/stat b:zstat 2>/dev/null &&' \
+        '    zstat -A __orenv_m +mode -- $__orenv_f ${__orenv_f:h} 2>/dev/null &&' \
+        '    (( ! ((__orenv_m[1] | __orenv_m[2]) & 8#22) )); then' \
+        '    . "$__orenv_f"' \
+        '  else' \
+        '    eval "$("$HOME/.local/bin/orenv" hook zsh --write)"' \
+        '  fi' \
+        '  unset __orenv_f __orenv_m' \
         '  fpath=("${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions" $fpath)' \
         '  if (( $+functions[compdef] )); then autoload -Uz _orenv && compdef _orenv orenv; fi' \
         'fi' ;;
     bash)
       printf '%s\n' 'if [ -x "$HOME/.local/bin/orenv" ]; then' \
-        '  eval "$("$HOME/.local/bin/orenv" hook bash)"' \
+        '  # The hook file `orenv hook --write` made: sourced with no process when it and' \
+        '  # its directory are yours (bash has no builtin that reads a mode).' \
+        '  __orenv_f="${XDG_DATA_HOME:-$HOME/.local/share}/orenv/hook.bash"' \
+        '  if [[ -f $__orenv_f && ! -L $__orenv_f && -O $__orenv_f && -O ${__orenv_f%/*} &&' \
+        '    ! -L ${__orenv_f%/*} ]]; then' \
+        '    . "$__orenv_f"' \
+        '  else' \
+        '    eval "$("$HOME/.local/bin/orenv" hook bash --write)"' \
+        '  fi' \
+        '  unset __orenv_f' \
         '  if [ -r "${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions/orenv.bash" ]; then' \
         '    . "${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions/orenv.bash"' \
         '  fi' \
         'fi' ;;
     fish)
       printf '%s\n' 'if test -x "$HOME/.local/bin/orenv"' \
-        '    "$HOME/.local/bin/orenv" hook fish | source' \
+        '    # The hook file `orenv hook --write` made: sourced with no process when it and' \
+        '    # its directory are yours (fish has no builtin that reads a mode).' \
+        '    set -l __orenv_f $HOME/.local/share/orenv/hook.fish' \
+        '    string match -q "/*" -- "$XDG_DATA_HOME"; and set __orenv_f $XDG_DATA_HOME/orenv/hook.fish' \
+        '    set -l __orenv_d (path dirname -- $__orenv_f)' \
+        '    if test -f $__orenv_f; and not test -L $__orenv_f; and test -O $__orenv_f' \
+        '        and test -O $__orenv_d; and not test -L $__orenv_d' \
+        '        source $__orenv_f' \
+        '    else' \
+        '        "$HOME/.local/bin/orenv" hook fish --write | source' \
+        '    end' \
         'end' ;;
+    nu)
+      printf '%s\n' 'if ($env.HOME | path join .local bin orenv | path exists) {' \
+        '    # The hook nushell loads from its autoload directory: saved again (one' \
+        '    # process) only when it is missing, out of date (orenv upgraded, moved or' \
+        '    # edited: the files on its "orenv-inputs" line), or not yours alone.' \
+        '    let dir = ($nu.user-autoload-dirs | first)' \
+        '    let f = ($dir | path join orenv.nu)' \
+        '    let fresh = (try {' \
+        '        let me = (ls -lD $nu.config-path | first | get user)' \
+        '        let fi = (ls -lD $f | first)' \
+        '        let di = (ls -lD $dir | first)' \
+        "        let open_to_others = {|m| let c = (\$m | split chars); (\$c | get 4) == 'w' or (\$c | get 7) == 'w' }" \
+        "        let inputs = (open --raw \$f | lines | where (\$it | str starts-with '# orenv-inputs: ')" \
+        '            | first | str substring 16.. | from json)' \
+        '        ($fi.type == file and $di.type == dir and $fi.user == $me and $di.user == $me' \
+        '            and not (do $open_to_others $fi.mode) and not (do $open_to_others $di.mode)' \
+        '            and ($inputs | all {|p| ($p | path exists) and (ls -lD $p | first | get modified) <= $fi.modified }))' \
+        '    } catch { false })' \
+        '    if not $fresh {' \
+        '        mkdir $dir' \
+        '        ^($env.HOME | path join .local bin orenv) hook nu --write | save -f $f' \
+        '    }' \
+        '} else {' \
+        '    rm -f ($nu.user-autoload-dirs | first | path join orenv.nu)' \
+        '}' ;;
   esac
   printf '%s\n' "$end_marker"
 }
@@ -244,6 +310,14 @@ install() {
   say "wrote completion scripts to $comp_dir$(command -v fish >/dev/null 2>&1 &&
     printf ' and %s' "$fish_comp")"
 
+  # The hook files the rc blocks source (a shell start runs no process); each
+  # renews itself when orenv changes. Through the link, so they name it.
+  local notes=""
+  if notes="$("$link" hook --write 2>&1)"; then
+    say "wrote the shell hooks to $data_home/orenv/hook.{zsh,bash,fish,nu}"
+  fi
+  if [ -n "$notes" ]; then printf '%s\n' "$notes" >&2; fi
+
   local i
   for ((i = 0; i < ${#rc_files[@]}; i += 2)); do
     add_hook "${rc_files[i]}" "${rc_files[i + 1]}"
@@ -311,6 +385,13 @@ uninstall() {
   for f in "$comp_dir/_orenv" "$comp_dir/orenv.bash" "$fish_comp"; do
     if is_ours "$f"; then rm -f "$f"; say "removed $f"; fi
   done
+  if [ -f "$nu_hook" ] && grep -qF '# orenv hook for nu' "$nu_hook"; then
+    rm -f "$nu_hook"
+    say "removed $nu_hook"
+  fi
+  for f in "$data_home"/orenv/hook.{zsh,bash,fish,nu}; do
+    if [ -f "$f" ] && grep -qF '# orenv hook for ' "$f"; then rm -f "$f"; say "removed $f"; fi
+  done
   rmdir "$comp_dir" "$(dirname "$fish_comp")" 2>/dev/null || true
   if [ -L "$link" ] && [ "$(readlink "$link")" = "$venv/bin/orenv" ]; then
     rm -f "$link"
@@ -336,4 +417,8 @@ uninstall() {
     "are left as they are"
 }
 
+if [ -n "$print_rc" ]; then
+  case "$print_rc" in zsh|bash|fish|nu) block "$print_rc"; exit 0 ;; esac
+  echo "install.sh: --print-rc=SHELL: zsh, bash, fish or nu" >&2; exit 2
+fi
 if [ "$mode" = install ]; then install; else uninstall; fi

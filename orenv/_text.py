@@ -9,8 +9,9 @@ line can be neither hidden, faked nor made to crash the output.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["marker", "safe"]
+__all__ = ["did_you_mean", "marker", "safe"]
 
 
 def _escape(ch: str) -> str:
@@ -40,3 +41,27 @@ _UNSAFE_MARKER = re.compile(r"[$`%\\]")
 def marker(text: str) -> str:
     """*text* made safe for an exported marker variable (``ORENV_PROFILE`` …)."""
     return _UNSAFE_MARKER.sub("_", safe(text))
+
+
+def did_you_mean(word: str, choices: Iterable[str], *, listing: str | None = None,
+                 limit: int = 12) -> str:
+    """`` (did you mean 'work'? …)`` for a mistyped *word*, or an empty string.
+
+    The nearest choices by difflib (case-insensitive); with *listing* (a noun,
+    e.g. "stored keys") and no close match, what exists is listed instead
+    (at most *limit* names), so the user sees their options either way.
+    """
+    import difflib  # only when there is a mistake to explain
+
+    pool = sorted({c for c in choices if c != word})
+    if not pool:
+        return f" (no {listing} yet)" if listing else ""
+    lowered = {c.lower(): c for c in pool}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=3, cutoff=0.6)
+    if close:
+        names = " or ".join(repr(safe(lowered[c])) for c in close)
+        return f" (did you mean {names}?)"
+    if not listing:
+        return ""
+    shown = ", ".join(safe(c) for c in pool[:limit]) + (", …" if len(pool) > limit else "")
+    return f" ({listing}: {shown})"

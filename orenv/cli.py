@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import ExitCode, OrenvError
@@ -30,6 +30,7 @@ COMMANDS: tuple[str, ...] = (
     "deny",
     "init",
     "edit",
+    "reload",
     "status",
     "exec_",
     "token",
@@ -52,12 +53,62 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        clean = _SECRETISH.sub("[redacted]", message)
+        clean = _SECRETISH.sub("[redacted]", _with_suggestion(self, message))
         self.exit(int(ExitCode.USAGE), f"orenv: {clean}\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # Remembered so that an "unrecognized arguments" error, which argparse
+        # raises from the top parser, can suggest the subcommand's own options.
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+
+_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)\Z", re.S)
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (\S+)")
+
+
+def _with_suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's *message* with a "did you mean" for a mistyped command or option."""
+    from ._text import did_you_mean
+
+    m = _CHOICE.search(message)
+    if m:
+        choices = [c.strip().strip("'") for c in m.group(2).split(",")]
+        shown = [c for c in choices if c != "export"]  # run by hooks, not by people
+        return (f"{message[:m.start()]}unknown choice '{m.group(1)}'"
+                f"{did_you_mean(m.group(1), shown)}; choose from {', '.join(shown)}")
+    m = _UNRECOGNIZED.search(message)
+    if m and m.group(1).startswith("-"):
+        word = m.group(1).split("=", 1)[0]
+        options = _options_along(parser, getattr(parser, "_argv", []))
+        return message + did_you_mean(word, options)
+    return message
+
+
+def _options_along(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """The option strings of the (sub)command *argv* names, e.g. `key set`."""
+    options: list[str] = []
+    words = iter(argv)
+    while True:
+        subs = None
+        for action in parser._actions:
+            options.extend(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                subs = action
+        if subs is None:
+            return options
+        for word in words:
+            if word in subs.choices:
+                parser = subs.choices[word]
+                break
+        else:
+            return options
 
 
 # Commands that never touch a key (no core-dump hardening needed: they stay cheap).
-_NO_KEY_COMMANDS = frozenset({"hook", "prompt", "allow", "deny", "completion", None})
+# `edit` runs the user's editor, which should not inherit a core limit of 0.
+_NO_KEY_COMMANDS = frozenset({"hook", "prompt", "allow", "deny", "edit", "reload", "completion",
+                              None})
 
 # Subcommands registered by a module of another name.
 _MODULE_OF = {"set": "edit", "unset": "edit", "exec": "exec_"}
@@ -72,6 +123,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="orenv",
         description="Per-directory OpenRouter setup for Claude Code; keys stay in the keyring.",
+        epilog="`orenv help COMMAND` (or `orenv COMMAND --help`) shows a command's options.",
     )
     parser.add_argument("--version", action="version", version=f"orenv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -101,11 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with contextlib.suppress(ValueError):  # not the main thread (tests)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if len(argv) == 2 and argv[0] == "hook" and argv[1] in ("zsh", "bash", "fish"):
+    if len(argv) == 2 and argv[0] == "hook" and argv[1] in ("zsh", "bash", "fish", "nu"):
         # Every new shell runs this: skip argparse and the parser build.
         from .commands.hook import print_hook
 
         return _guarded(lambda: print_hook(argv[1]))
+    if argv[:1] == ["help"]:
+        # `orenv help [COMMAND [ACTION]]` is `orenv [COMMAND [ACTION]] --help`.
+        argv[:] = [*argv[1:], "--help"]
     first = argv[0] if argv and not argv[0].startswith("-") else None
     if first not in _NO_KEY_COMMANDS:
         # It may read, carry or print a key: never in a core dump.

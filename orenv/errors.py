@@ -14,8 +14,10 @@ __all__ = [
     "DaemonUnavailableError",
     "ExitCode",
     "InsecureKeyringError",
+    "KeyringLockedError",
     "KeyringUnavailableError",
     "NetworkError",
+    "NoSecretServiceError",
     "OpenRouterError",
     "OrenvError",
     "PolicyError",
@@ -120,6 +122,14 @@ class KeyringUnavailableError(OrenvError):
 
 class InsecureKeyringError(KeyringUnavailableError):
     """The only keyring backend stores plaintext or nothing."""
+
+
+class NoSecretServiceError(KeyringUnavailableError):
+    """No Secret Service can be reached in this session (SSH, containers, WSL, CI)."""
+
+
+class KeyringLockedError(KeyringUnavailableError):
+    """A Secret Service is running, but its keyring is locked (or would not open)."""
 
 
 class UnsupportedShellError(OrenvError):

@@ -17,7 +17,9 @@ from collections.abc import Iterable
 
 from .errors import (
     InsecureKeyringError,
+    KeyringLockedError,
     KeyringUnavailableError,
+    NoSecretServiceError,
     OrenvError,
     SecretNotFoundError,
     UsageError,
@@ -27,7 +29,8 @@ __all__ = ["main", "read_key", "read_keys"]
 
 _ERRORS: dict[str, type[OrenvError]] = {
     cls.__name__: cls
-    for cls in (SecretNotFoundError, KeyringUnavailableError, InsecureKeyringError, UsageError)
+    for cls in (SecretNotFoundError, KeyringUnavailableError, InsecureKeyringError, UsageError,
+                NoSecretServiceError, KeyringLockedError)
 }
 
 
@@ -88,7 +91,8 @@ def main() -> int:
     answers: dict[str, dict[str, str]] = {}
     for name in request.get("names", []):
         try:
-            answers[name] = {"value": get_key(str(name), timeout)}
+            # The keyring only: the daemon looked in its own memory first.
+            answers[name] = {"value": get_key(str(name), timeout, memory=False)}
         except OrenvError as exc:
             answers[name] = {"error": type(exc).__name__, "message": exc.message}
     sys.stdout.write(json.dumps(answers))

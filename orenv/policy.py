@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import rules
+from ._text import did_you_mean
 from ._tomlpos import line_of
 from .config import Config, is_loopback
 from .errors import PolicyError
@@ -277,7 +278,9 @@ class _Validator:
     def known(self, value: Mapping[str, Any], table: str | None, known: tuple[str, ...]) -> None:
         for key in value:
             if key not in known:
-                raise self.fail(table, key, f"unknown key; expected one of: {', '.join(known)}")
+                hint = did_you_mean(key, known)
+                raise self.fail(table, key,
+                                f"unknown key{hint}; expected one of: {', '.join(known)}")
 
     def string(self, table: str | None, key: str, value: Any, *, allow_empty: bool = False,
                single_line: bool = False) -> str:
@@ -615,8 +618,13 @@ def _url_problem(url: str) -> str | None:
 # ---------------------------------------------------------------- layering
 
 
-def resolve(chain: list[PolicyFile], config: Config) -> Policy:
-    """Layer *chain* (nearest first) into one effective policy and check it."""
+def resolve(chain: list[PolicyFile], config: Config, *, check: bool = True) -> Policy:
+    """Layer *chain* (nearest first) into one effective policy and check it.
+
+    *check* False skips the checks against the user's config (allowed_hosts,
+    allow_env, a key being named): `orenv allow` shows what a policy would do
+    even when it is refused.
+    """
     if not chain:
         raise ValueError("empty policy chain")
     nearest = chain[0]
@@ -646,7 +654,7 @@ def resolve(chain: list[PolicyFile], config: Config) -> Policy:
         warnings=tuple(w for pf in chain for w in pf.warnings),
         scrub=config.scrub_subprocess_env if scrub is None else scrub,
     )
-    if enabled:
+    if enabled and check:
         _check_effective(policy, config)
     return policy
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _namestore, budget, paths, secrets
+from . import _namestore, budget, keychecks, paths, secrets
 from .config import Config, load_config
 from .errors import OpenRouterError, OrenvError, SecretNotFoundError, UsageError
 from .openrouter import LIMIT_RESETS, OpenRouterClient
@@ -29,16 +29,19 @@ from .policy import DEFAULT_BASE_URL, _url_problem
 __all__ = [
     "KEYRING_TIMEOUT",
     "Provisioned",
+    "Revoked",
     "check_host",
     "check_limit",
     "detach",
     "expiry",
     "generated_name",
     "management_key_name",
+    "management_key_value",
     "provision",
     "record",
     "records",
     "revoke",
+    "revoked",
     "target_base_url",
     "upstream",
 ]
@@ -155,6 +158,17 @@ def management_key_name(explicit: str | None) -> str:
                      "--management-key NAME")
 
 
+def management_key_value(mname: str) -> str:
+    """The management key *mname* from the keyring; missing: how to store one."""
+    try:
+        return secrets.get_key(mname, KEYRING_TIMEOUT)
+    except SecretNotFoundError:
+        raise SecretNotFoundError(
+            f"management key {mname!r} is not in the keyring; store it with "
+            f"`orenv key set {mname} --management`, or name another with "
+            "--management-key") from None
+
+
 def target_base_url(explicit: str | None, directory: str) -> str:
     """--base-url, else the base URL of the policy here if you allowed it, else the default.
 
@@ -224,8 +238,10 @@ def upstream(mname: str | None = None, base_url: str | None = None) -> dict[str,
     """The account's keys upstream (every page), by hash; needs a management key."""
     mname = management_key_name(mname)
     url = check_host(base_url or DEFAULT_BASE_URL)
-    client = OpenRouterClient(url, secrets.get_key(mname, KEYRING_TIMEOUT))
-    return {str(k.get("hash")): k for k in client.list_keys()}
+    client = OpenRouterClient(url, management_key_value(mname))
+    with keychecks.checking(mname, "key provisioned --online"):
+        listed = client.list_keys()
+    return {str(k.get("hash")): k for k in listed}
 
 
 def check_limit(limit: float | None, reset: str | None) -> None:
@@ -278,11 +294,12 @@ def provision(
     if _exists_locally(name):
         raise UsageError(f"a key named {name!r} already exists; pick another name, or remove "
                          f"it first (`orenv key rm {name}`)")
-    mgmt_value = secrets.get_key(mname, KEYRING_TIMEOUT)
+    mgmt_value = management_key_value(mname)
     client = OpenRouterClient(url, mgmt_value)
     label = label or f"orenv {name}"
-    created = client.create_key(label, limit, reset, expires_at=expires,
-                                include_byok_in_limit=include_byok_in_limit)
+    with keychecks.checking(mname, "key provision"):
+        created = client.create_key(label, limit, reset, expires_at=expires,
+                                    include_byok_in_limit=include_byok_in_limit)
     value = created.pop("key")
     key_hash = str(created["hash"])
     try:
@@ -304,19 +321,56 @@ def provision(
     data = _read()
     data[name] = rec.to_json()
     _write(data)
+    _forget_revoked(name)
+    # OpenRouter made it just now: valid, as far as `orenv key list` can tell.
+    keychecks.record(name, ok=True, status=200, via="key provision")
     # A fresh key's budget is known from the reply: status can show it at once.
     budget.store(name, budget.Usage.from_api(created), url)
     return rec
 
 
-def revoke(name: str, *, management: str | None = None, base_url: str | None = None) -> bool:
-    """Delete key *name* upstream and from the keyring.
+def _revoked_path() -> Path:
+    return paths.data_dir() / "revoked.json"
 
-    Returns False when the key was already gone upstream (still removed locally).
+
+@dataclass(frozen=True)
+class Revoked:
+    """What `orenv key revoke` did: deleted upstream now, or found gone there (404)."""
+
+    name: str
+    deleted_upstream: bool
+    removed_from_keyring: bool
+    revoked_at: float
+    earlier: bool = False  # revoked by an earlier `orenv key revoke`: nothing done now
+
+
+def revoked(name: str) -> Revoked | None:
+    """The revocation orenv made of key *name* (nothing secret), if any."""
+    entry = _namestore.read(_revoked_path()).get(name)
+    at = entry.get("revoked_at") if entry else None
+    if entry is None or not isinstance(at, int | float):
+        return None
+    return Revoked(name, entry.get("deleted_upstream") is True, False, float(at), earlier=True)
+
+
+def _forget_revoked(name: str) -> None:
+    data = _namestore.read(_revoked_path())
+    if data.pop(name, None) is not None:
+        _namestore.write(_revoked_path(), data)
+
+
+def revoke(name: str, *, management: str | None = None, base_url: str | None = None) -> Revoked:
+    """Delete key *name* upstream and from the keyring, and drop orenv's record of it.
+
+    A key already gone upstream (OpenRouter answers 404) is still removed here.
+    Revoking it again finds the note left by the first revoke and changes nothing.
     """
     secrets.validate_name(name)
     rec = record(name)
     if rec is None:
+        earlier = revoked(name)
+        if earlier is not None and not _exists_locally(name):
+            return earlier
         raise UsageError(
             f"key {name!r} was not provisioned by orenv (no upstream record), so it cannot be "
             f"revoked here: delete it in OpenRouter's settings, and `orenv key rm {name}`")
@@ -324,20 +378,27 @@ def revoke(name: str, *, management: str | None = None, base_url: str | None = N
     mname = management or (rec.management_key if rec.management_key in
                            secrets._read_index() else None)
     mname = management_key_name(mname)
-    client = OpenRouterClient(url, secrets.get_key(mname, KEYRING_TIMEOUT))
+    client = OpenRouterClient(url, management_key_value(mname))
     existed = True
     try:
-        client.delete_key(rec.hash)
+        with keychecks.checking(mname, "key revoke", accepted=(404,)):
+            client.delete_key(rec.hash)
     except OpenRouterError as exc:
         if exc.status != 404:
             raise
         existed = False
+    removed = True
     try:
         secrets.delete_key(name)
     except SecretNotFoundError:
-        pass
+        removed = False
     data = _read()
     data.pop(name, None)
     _write(data)
     budget.forget(name)
-    return existed
+    keychecks.forget(name)
+    done = Revoked(name, existed, removed, time.time())
+    notes = _namestore.read(_revoked_path())
+    notes[name] = {"revoked_at": done.revoked_at, "deleted_upstream": existed}
+    _namestore.write(_revoked_path(), notes)
+    return done

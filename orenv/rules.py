@@ -15,7 +15,7 @@ OpenSSH's ``AcceptEnv``).
   its settings. No policy may set them, not even with ``allow_env``.
 * ``ORENV_MANAGED``: names orenv sets itself from ``[openrouter]``,
   ``[models]``, ``[routing]`` and ``[attribution]``.
-* ``SHELL_SPECIAL``: names special to zsh, bash or fish (read-only,
+* ``SHELL_SPECIAL``: names special to zsh, bash, fish or nushell (read-only,
   privilege-changing, prompt or trap code, integer-typed); they never reach a
   shell.
 * ``SETTINGS_REDIRECTS``: Claude Code settings ``env`` entries that send the
@@ -270,13 +270,14 @@ ENV_NEVER_PREFIXES: Mapping[str, str] = {
     "DBUS_": "chooses the bus your keyring is reached on",
 }
 
-# Names special to zsh, bash or fish: read-only (assignment fails half-way),
+# Names special to zsh, bash, fish or nushell: read-only (assignment fails half-way),
 # privilege-changing (zsh as root: UID/USERNAME call setuid), prompt or trap
 # code, integer-typed (assignment is arithmetic: "path[$(cmd)]" runs cmd), or
 # tied to shell state. Values are the shells that treat the name specially.
 _ZSH = "zsh"
 _BASH = "bash"
 _FISH = "fish"
+_NU = "nushell"
 _ZB = "zsh and bash"
 SHELL_SPECIAL: Mapping[str, str] = {
     **dict.fromkeys((
@@ -321,10 +322,19 @@ SHELL_SPECIAL: Mapping[str, str] = {
         "fish_pid", "fish_kill_signal", "fish_killring", "fish_private_mode", "FISH_VERSION",
         "PATH", "CDPATH", "MANPATH",
     ), _FISH),
+    # nushell: its configuration, prompt closures and automatic variables
+    # (PWD, OLDPWD, PROMPT_COMMAND are taken above).
+    **dict.fromkeys((
+        "config", "ENV_CONVERSIONS", "PROMPT_COMMAND_RIGHT", "LAST_EXIT_CODE",
+        "CMD_DURATION_MS", "CURRENT_FILE", "FILE_PWD", "DIRS_POSITION", "DIRS_LIST",
+    ), _NU),
 }
 SHELL_SPECIAL_PREFIXES: Mapping[str, str] = {
     "BASH_FUNC_": _BASH, "TRAP": _ZSH, "COMP_": _BASH, "READLINE_": _BASH, "ZLE_": _ZSH,
     "ZSH": _ZSH, "FISH_": _FISH, "__FISH": _FISH,
+    "NU_": _NU, "PROMPT_INDICATOR": _NU, "PROMPT_MULTILINE": _NU, "TRANSIENT_PROMPT_": _NU,
+    # The hooks' own state (nu keeps it in the record $env.__orenv).
+    "__ORENV": "the orenv hooks",
 }
 
 _HARMLESS_UPPER = {name.upper(): rule for name, rule in ENV_HARMLESS.items()}

@@ -8,11 +8,14 @@ nothing are refused. Key names (never values) are indexed in a small file so
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
 import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +24,9 @@ from . import _namestore, paths
 from ._fsutil import touch_stamp
 from .errors import (
     InsecureKeyringError,
+    KeyringLockedError,
     KeyringUnavailableError,
+    NoSecretServiceError,
     SecretNotFoundError,
     UsageError,
 )
@@ -39,7 +44,10 @@ __all__ = [
     "list_keys",
     "looks_like_key",
     "mask",
+    "missing_key_message",
+    "secret_service_state",
     "set_key",
+    "store_of",
     "validate_name",
 ]
 
@@ -61,6 +69,8 @@ class KeyEntry:
     name: str
     masked: str
     management: bool
+    store: str | None = None  # the keyring backend holding it (None: missing from it)
+    expires: float | None = None  # memory keys (`orenv key add`): when the daemon drops it
 
 
 def looks_like_key(value: str) -> bool:
@@ -151,10 +161,7 @@ def _backend() -> Any:
 def _refuse_insecure(kr: Any) -> None:
     name = _qualified(type(kr))
     if name == "keyring.backends.fail.Keyring":
-        raise KeyringUnavailableError(
-            "no keyring available: start a Secret Service (gnome-keyring or KeePassXC) "
-            "in this session (is DBUS_SESSION_BUS_ADDRESS set?); orenv never stores keys "
-            "in files")
+        raise NoSecretServiceError(no_service_message())
     if name.startswith(_INSECURE) or name in _INSECURE:
         raise InsecureKeyringError(
             f"keyring backend {name} stores keys unprotected or not at all; "
@@ -175,7 +182,7 @@ def _deadline(fn: Callable[[], T], timeout: float | None = None) -> T:
         try:
             box["value"] = fn()
         except BaseException as exc:
-            box["error"] = exc
+            box["error"] = _classify(exc)  # here: a probe of the bus is inside the deadline
 
     worker = threading.Thread(target=target, name="orenv-keyring", daemon=True)
     worker.start()
@@ -196,29 +203,157 @@ def _translate(exc: BaseException) -> BaseException:
     if isinstance(exc, KeyringUnavailableError | SecretNotFoundError | UsageError):
         return exc
     if isinstance(exc, kerr.KeyringLocked):
-        return KeyringUnavailableError("the keyring is locked; unlock it and try again")
-    if isinstance(exc, kerr.NoKeyringError | kerr.InitError):
-        return KeyringUnavailableError(
-            "no keyring available: start a Secret Service (gnome-keyring) in this session")
+        return KeyringLockedError(_LOCKED)
     if isinstance(exc, kerr.PasswordDeleteError):
         return SecretNotFoundError("no such key in the keyring")
-    # secretstorage / jeepney / dbus errors: the service is not reachable.
+    if isinstance(exc, kerr.NoKeyringError):
+        return NoSecretServiceError(no_service_message())
+    # InitError, secretstorage / jeepney / D-Bus errors: _classify has asked the bus
+    # whether a Secret Service is there (locked, or a prompt it could not show) or not.
     return KeyringUnavailableError(
         f"the keyring is unavailable ({type(exc).__name__}); is the Secret Service "
         "running and DBUS_SESSION_BUS_ADDRESS set?")
 
 
-def get_key(name: str, timeout: float | None = None) -> str:
+_LOCKED = ("the Secret Service is running but its keyring is locked (the unlock prompt was "
+           "dismissed or cannot be shown here): unlock it (log in to the desktop, or "
+           "`gnome-keyring-daemon --unlock` on this terminal) and try again")
+
+
+def _service_reachable() -> tuple[bool, str]:
+    """Whether something answers as the Secret Service on the session bus, and if not why."""
+    if sys.platform in ("darwin", "win32"):
+        return True, ""
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return False, "DBUS_SESSION_BUS_ADDRESS is not set"
+    try:
+        import secretstorage
+
+        with contextlib.closing(secretstorage.dbus_init()) as conn:
+            if secretstorage.check_service_availability(conn):
+                return True, ""
+    except Exception:  # any failure to reach the bus means: not reachable
+        return False, "the session bus cannot be reached"
+    return False, "nothing answers as org.freedesktop.secrets on the session bus"
+
+
+def no_service_message(name: str | None = None, why: str | None = None) -> str:
+    """No Secret Service here (SSH, containers, WSL, CI): the way forward, never a file."""
+    if why is None:
+        why = _service_reachable()[1] or "it did not answer"
+    what = f"key {name!r}: " if name else ""
+    return (f"{what}no Secret Service is reachable in this session ({why}); orenv never "
+            f"stores keys in files: hold the key in the orenv daemon's memory with "
+            f"`orenv key add {name or 'NAME'}` (see README: SSH, containers, WSL), or start a "
+            "Secret Service (gnome-keyring, KeePassXC)")
+
+
+def _classify(exc: BaseException) -> BaseException:
+    """A keyring failure as one of our errors, telling "locked" from "not there"."""
+    from keyring import errors as kerr
+
+    if isinstance(exc, kerr.KeyringLocked):
+        return KeyringLockedError(_LOCKED)
+    if isinstance(exc, kerr.PasswordDeleteError | kerr.NoKeyringError) or isinstance(
+            exc, KeyringUnavailableError | SecretNotFoundError | UsageError):
+        return _translate(exc)
+    if not isinstance(exc, Exception):
+        return exc
+    reachable, why = _service_reachable()
+    if reachable:
+        # gnome-keyring running with its login keyring locked (an SSH login with a key,
+        # no desktop): opening the collection fails, or its unlock prompt is dismissed.
+        return KeyringLockedError(_LOCKED)
+    return NoSecretServiceError(no_service_message(why=why))
+
+
+def secret_service_state(timeout: float | None = None) -> str:
+    """``ok``, ``locked``, ``absent`` (no Secret Service reachable) or ``refused`` (a
+    plaintext backend); asks the bus, never opens an unlock prompt."""
+    def probe() -> str:
+        kr = _backend()
+        if "SecretService" not in _qualified(type(kr)):
+            return "ok"
+        import secretstorage
+
+        with contextlib.closing(secretstorage.dbus_init()) as conn:
+            try:
+                return "locked" if secretstorage.get_default_collection(conn).is_locked() \
+                    else "ok"
+            except secretstorage.exceptions.ItemNotFoundException:
+                return "ok"  # no default collection yet: the first `key set` makes one
+
+    try:
+        return _deadline(probe, timeout)
+    except NoSecretServiceError:
+        return "absent"
+    except KeyringLockedError:
+        return "locked"
+    except InsecureKeyringError:
+        return "refused"
+    except KeyringUnavailableError:
+        return "locked"  # there, but it did not answer in time
+
+
+def store_of(meta: dict[str, Any]) -> str:
+    """The store an index entry names: ``memory`` (`orenv key add`) or ``keyring``."""
+    return "memory" if meta.get("store") == "memory" else "keyring"
+
+
+def get_key(name: str, timeout: float | None = None, *, memory: bool = True) -> str:
+    """Key *name*, whichever store holds it.
+
+    The index says where each key is: a memory key (``orenv key add``) is asked of
+    the daemon only, and when it is gone the error says how to add it again; a
+    keyring key is read from the keyring only. A name the index does not know is
+    looked up in the daemon's memory first, then in the keyring. *memory* False:
+    the keyring only (the daemon's keyring-reading child).
+    """
     validate_name(name)
+    meta = _read_index().get(name)
+    if memory and (meta is None or store_of(meta) == "memory"):
+        from . import memstore
+
+        held = memstore.lookup(name, timeout=max(timeout or DEFAULT_TIMEOUT, 0.2))
+        if held is not None:
+            return held
+        if meta is not None:
+            raise SecretNotFoundError(memstore.gone_message(name, meta))
 
     def read() -> str | None:
         return _backend().get_password(SERVICE, name)  # type: ignore[no-any-return]
 
-    value = _deadline(read, timeout)
+    try:
+        value = _deadline(read, timeout)
+    except NoSecretServiceError as exc:
+        why = exc.message.partition("(")[2].partition(")")[0] or None
+        raise NoSecretServiceError(no_service_message(name, why)) from None
     if not value:
-        raise SecretNotFoundError(
-            f"key {name!r} is not in the keyring; store it with `orenv key set {name}`")
+        raise SecretNotFoundError(missing_key_message(name, probe=False))
     return value
+
+
+def missing_key_message(name: str, *, probe: bool = True) -> str:
+    """Key *name* is not stored: the nearest stored name if it looks like a typo,
+    else the names that exist (from the index; the keyring is not asked again).
+
+    *probe*: when no Secret Service can be reached here, say how to hold the key
+    in memory (`orenv key add`) instead of the keyring command that would fail.
+    """
+    from ._text import did_you_mean
+
+    if probe and secret_service_state() == "absent":
+        return no_service_message(name)
+
+    try:
+        stored = [n for n, meta in _read_index().items() if not meta.get("management")]
+    except Exception:  # an unreadable index: no suggestion, the message stands
+        stored = []
+    hint = did_you_mean(name, stored, listing="stored keys")
+    if "did you mean" in hint:
+        return (f"key {name!r} is not in the keyring{hint}: fix the name, or store a key "
+                f"under it with `orenv key set {name}`")
+    return f"key {name!r} is not in the keyring{hint}; store it with `orenv key set {name}`"
 
 
 def set_key(name: str, value: str, *, management: bool = False,
@@ -226,6 +361,9 @@ def set_key(name: str, value: str, *, management: bool = False,
     validate_name(name)
     if not value or "\n" in value or "\x00" in value:
         raise UsageError("the key is empty or spans lines; paste just the key")
+    if store_of(_read_index().get(name, {})) == "memory":
+        raise UsageError(f"key {name!r} is held in the orenv daemon's memory; a name lives in "
+                         f"one store: `orenv key rm {name}` first, then store it again")
 
     def write() -> None:
         _backend().set_password(SERVICE, name, value)
@@ -237,9 +375,19 @@ def set_key(name: str, value: str, *, management: bool = False,
     touch_stamp()
 
 
-def delete_key(name: str, timeout: float | None = None) -> None:
+def delete_key(name: str, timeout: float | None = None) -> str:
+    """Remove key *name* from the store holding it; that store's name (memory, keyring)."""
     validate_name(name)
     index = _read_index()
+    if name not in index or store_of(index[name]) == "memory":
+        from . import memstore
+
+        held = memstore.remove(name)
+        if held or name in index:
+            index.pop(name, None)
+            _write_index(index)
+            touch_stamp()
+            return "memory"
 
     def remove() -> bool:
         from keyring.errors import PasswordDeleteError
@@ -252,10 +400,43 @@ def delete_key(name: str, timeout: float | None = None) -> None:
 
     existed = _deadline(remove, timeout if timeout is not None else max(DEFAULT_TIMEOUT, 5.0))
     if not existed and name not in index:
-        raise SecretNotFoundError(f"no key named {name!r}; see `orenv key list`")
+        from ._text import did_you_mean
+
+        raise SecretNotFoundError(f"no key named {name!r}"
+                                  f"{did_you_mean(name, index, listing='stored keys')}")
     index.pop(name, None)
     _write_index(index)
     touch_stamp()
+    return "keyring"
+
+
+def add_memory_key(name: str, value: str, *, lifetime: float | None, lifetime_text: str = "",
+                   management: bool = False) -> dict[str, Any]:
+    """Hand key *name* to the daemon's memory (``orenv key add``) and index it (no value).
+
+    The daemon must be running (``orenv key add`` starts it). Returns its answer:
+    ``expires`` (or None) and ``locked`` (held in locked memory).
+    """
+    validate_name(name)
+    if not value or "\n" in value or "\x00" in value:
+        raise UsageError("the key is empty or spans lines; paste just the key")
+    index = _read_index()
+    if name in index and store_of(index[name]) == "keyring":
+        raise UsageError(f"key {name!r} is stored in the keyring; a name lives in one store: "
+                         f"use another name, or `orenv key rm {name}` first")
+    from . import memstore
+
+    answer = memstore.add(name, value, lifetime=lifetime, management=management)
+    entry: dict[str, Any] = {"management": management, "store": "memory"}
+    expires = answer.get("expires")
+    if isinstance(expires, int | float) and not isinstance(expires, bool):
+        entry["expires"] = float(expires)
+        entry["lifetime"] = lifetime_text
+    index = _read_index()
+    index[name] = entry
+    _write_index(index)
+    touch_stamp()
+    return answer
 
 
 def key_names() -> list[str]:
@@ -263,14 +444,52 @@ def key_names() -> list[str]:
     return sorted(_read_index())
 
 
+def _store_name(kr: Any) -> str:
+    """A backend as people know it: ``SecretService Keyring``, ``macOS Keyring``…"""
+    name = getattr(kr, "name", None)
+    return name if isinstance(name, str) and name else type(kr).__name__
+
+
+def _read_with_store(name: str) -> tuple[str | None, str | None]:
+    """(value, name of the backend holding it); with several backends, the one that has it."""
+    from keyring.backends import chainer
+
+    kr = _backend()
+    kids = list(kr.backends) if isinstance(kr, chainer.ChainerBackend) else [kr]
+    for kid in kids:
+        value = kid.get_password(SERVICE, name)
+        if value:
+            return value, _store_name(kid)
+    return None, None
+
+
 def list_keys(timeout: float | None = None) -> list[KeyEntry]:
     out = []
-    for name, meta in sorted(_read_index().items()):
-        try:
-            masked = mask(get_key(name, timeout))
-        except SecretNotFoundError:
-            masked = "(missing from keyring)"
-        out.append(KeyEntry(name=name, masked=masked, management=bool(meta.get("management"))))
+    index = _read_index()
+    held = None
+    if any(store_of(m) == "memory" for m in index.values()):
+        from . import memstore
+
+        held = memstore.listing() or {}
+    for name, meta in sorted(index.items()):
+        if store_of(meta) == "memory":
+            from . import memstore
+
+            got = (held or {}).get(name)
+            expires = got.get("expires") if got else meta.get("expires")
+            gone = ("(" + memstore.describe_expiry(float(meta["expires"])) + ")"
+                    if isinstance(meta.get("expires"), int | float)
+                    and float(meta["expires"]) <= time.time()
+                    else "(gone: the daemon stopped)")
+            masked = str(got["masked"]) if got else gone
+            out.append(KeyEntry(name=name, masked=masked, management=bool(meta.get("management")),
+                                store="memory", expires=expires if isinstance(
+                                    expires, int | float) else None))
+            continue
+        value, store = _deadline(functools.partial(_read_with_store, name), timeout)
+        masked = mask(value) if value else "(missing from keyring)"
+        out.append(KeyEntry(name=name, masked=masked, management=bool(meta.get("management")),
+                            store=store))
     return out
 
 

@@ -21,8 +21,8 @@ from . import paths
 from ._fsutil import atomic_write
 from .errors import UntrustedPolicyError
 
-__all__ = ["TrustStatus", "allow", "canonical", "check", "content_hash", "deny", "require",
-           "status"]
+__all__ = ["TrustStatus", "allow", "allowed_paths", "canonical", "check", "content_hash", "deny",
+           "require", "status"]
 
 
 class TrustStatus(Enum):
@@ -70,6 +70,23 @@ def status(path: str, content: bytes) -> TrustStatus:
     if _deny_record(path).exists():
         return TrustStatus.DENIED
     return TrustStatus.NEW
+
+
+def allowed_paths() -> list[str]:
+    """Every policy path `orenv allow` recorded (the file may have changed or gone since)."""
+    found = []
+    try:
+        records = sorted((paths.trust_dir() / "allow").iterdir())
+    except OSError:
+        return []
+    for rec in records:
+        try:
+            lines = rec.read_bytes().split(b"\n")
+        except OSError:
+            continue
+        if len(lines) > 1 and lines[1]:
+            found.append(os.fsdecode(lines[1]))
+    return sorted(found)
 
 
 def check(path: str, content: bytes) -> bool:

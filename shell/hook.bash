@@ -276,8 +276,11 @@ if ! declare -F popd >/dev/null; then
   popd() { builtin popd "$@" || return; __orenv_hook; }
 fi
 
+# Is PROMPT_COMMAND an array? With builtins (`$(declare -p …)` would fork at
+# every shell start); `local -` keeps a `set -u` of yours out of the test.
+__orenv_pc_array() { local -; set +u; [[ ${PROMPT_COMMAND@a} == *a* ]]; }
 if [[ ";${PROMPT_COMMAND[*]:-};" != *";__orenv_hook;"* ]]; then
-  if [[ "$(declare -p PROMPT_COMMAND 2>&1)" == "declare -a"* ]]; then
+  if __orenv_pc_array; then
     PROMPT_COMMAND=(__orenv_hook "${PROMPT_COMMAND[@]}")
   else
     # A plain string here (the array case is handled above).
@@ -285,3 +288,4 @@ if [[ ";${PROMPT_COMMAND[*]:-};" != *";__orenv_hook;"* ]]; then
     PROMPT_COMMAND="__orenv_hook${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
   fi
 fi
+unset -f __orenv_pc_array

@@ -22,7 +22,9 @@ set -g __orenv_pwd ''
 # the socket and the daemon's uid again. ORENV_NO_DAEMON=1 keeps to
 # `orenv export`.
 set -g __orenv_client @ORENV_CLIENT@
-set -g __orenv_uid (id -u)
+# Your uid, filled in by `orenv hook fish` (fish has no builtin for it; `id -u`
+# would be a process at every shell start).
+set -g __orenv_uid @ORENV_UID@
 set -g __orenv_rt ''
 set -g __orenv_py python3
 if test -r $__orenv_bin

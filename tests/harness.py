@@ -1,4 +1,4 @@
-"""Real interactive zsh, bash and fish under a pty, with the orenv hook installed.
+"""Real interactive zsh, bash, fish and nu under a pty, with the orenv hook installed.
 
 The rc file is what a user would write: optional user lines (``rc_before``),
 the hook line, more user lines (``rc_after``). The harness then appends its own
@@ -7,18 +7,25 @@ prompt section, *after* the hook, that only adds to the shell's hooks:
 * a prompt marker ``<<TOKEN:PID:N>>`` where TOKEN is random per Shell, PID is
   the shell process ($$ / $fish_pid) and N counts that process's prompts
   (zsh: a precmd function appended last; bash: arithmetic in PS1;
-  fish: a ``fish_prompt`` event handler plus a ``fish_prompt`` function). The
+  fish: a ``fish_prompt`` event handler plus a ``fish_prompt`` function; nu: a
+  ``pre_prompt`` hook counting into a record and ``PROMPT_COMMAND``). The
   rc text never contains an expanded marker, so ``set``/``typeset`` output
   cannot be mistaken for a prompt; repaints (fish redraws while typing) repeat
   the old N and are skipped. A nested shell run with the same rc (e.g.
   ``sh.run(f"bash --noprofile --rcfile {sh.rc_file} -i")``) has its own PID, so
   its prompts and the outer one after ``exit`` are recognised with no help.
 * a start marker ``<<TOKEN:go>>`` printed just before a command runs (zsh
-  preexec, bash PS0, fish ``fish_preexec``) so the echoed command line is cut
+  preexec, bash PS0, fish ``fish_preexec``, nu ``pre_execution``) so the echoed command line is cut
   off exactly. Lines with no command (empty) have no start marker: then
   everything up to the first newline is taken as the echo.
 * cosmetic terminal noise is turned off or stripped: zsh PROMPT_SP and
-  bracketed paste, fish's missing-newline ``⏎`` line.
+  bracketed paste, fish's missing-newline ``⏎`` line, nu's (reedline's) cursor
+  movements; reedline's cursor-position queries are answered as a terminal would.
+
+nu cannot evaluate code at run time, so its hook is installed the way the
+README shows for a file one sources: the env config (``env.nu``, run before
+``config.nu`` is read) saves ``orenv hook nu`` to a file and the rc
+(``config.nu``) sources it where the hook line goes.
 
 None of this forks, so fork counts (strace) of an idle prompt are the hook's.
 
@@ -46,6 +53,7 @@ from types import TracebackType
 import pexpect
 
 __all__ = [
+    "ALL_KINDS",
     "KINDS",
     "REPO_ROOT",
     "Shell",
@@ -56,6 +64,8 @@ __all__ = [
 ]
 
 KINDS = ("zsh", "bash", "fish")
+# Every shell the harness can run; nu also needs `make deps` (npm `nushell`).
+ALL_KINDS = (*KINDS, "nu")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -63,6 +73,23 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # on) and fish's "missing newline" indicator.
 _NOISE = re.compile(r"(?:\u23ce *\r\u23ce \r\r?|[%#] +\r \r\r?)")
 _ESC = re.compile(r"\x1b\[\?2004[hl]")
+# reedline (nu) redraws with cursor movements, saves and restores.
+_NU_ESC = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]")
+_CURSOR_QUERY = "\x1b[6n"
+
+
+def nu_exe() -> str | None:
+    """The nu binary: on PATH, else the one `make deps` installs (npm `nushell`)."""
+    found = shutil.which("nu", path=SYSTEM_PATH)
+    if found:
+        return found
+    local = REPO_ROOT / ".tools" / "nu" / "bin" / "nu"
+    if local.exists():
+        return str(local)
+    for candidate in sorted((REPO_ROOT / ".tools" / "nu" / "node_modules" / "@nushell")
+                            .glob("*/bin/nu")):
+        return str(candidate)
+    return None
 
 
 class ShellError(AssertionError):
@@ -99,11 +126,24 @@ def _fish_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _nu_quote(value: str) -> str:
+    # Plain double quotes interpolate nothing; escapes only (as orenv.shells.nu).
+    out = ['"']
+    for ch in value:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch < " " or "\x7f" <= ch <= "\x9f":
+            out.append(f"\\u{{{ord(ch):x}}}")
+        else:
+            out.append(ch)
+    return "".join(out) + '"'
+
+
 class Shell:
     """An interactive shell of *kind* under a pty, with the orenv hook in its rc.
 
     Args:
-        kind: "zsh", "bash" or "fish".
+        kind: "zsh", "bash", "fish" or "nu".
         env: variables for the child on top of a minimal base (PATH with the
             venv bin dir first, HOME, TERM=dumb, LANG=C.UTF-8, XDG dirs, USER,
             SHELL). Nothing is inherited from the test process. A value of
@@ -113,6 +153,11 @@ class Shell:
         hook: put the hook line in the rc (off to test the harness alone).
         timeout: default seconds to wait for a prompt.
         hook_line: override the hook line (default the documented one).
+        sourced: instead of the documented eval line, the block ``install.sh``
+            writes (``install.sh --print-rc=KIND``), which sources the hook file
+            ``orenv hook --write`` made (written first, unless ``prewrite`` is
+            off), with the venv's orenv in place of ``~/.local/bin/orenv``.
+        launcher: a command the shell runs under (e.g. ``strace -o LOG``).
     """
 
     def __init__(
@@ -127,10 +172,13 @@ class Shell:
         timeout: float = 10,
         hook_line: str | None = None,
         columns: int = 1000,
+        sourced: bool = False,
+        prewrite: bool = True,
+        launcher: tuple[str, ...] = (),
     ) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown shell kind {kind!r}; expected one of {KINDS}")
-        exe = shutil.which(kind, path=SYSTEM_PATH)
+        if kind not in ALL_KINDS:
+            raise ValueError(f"unknown shell kind {kind!r}; expected one of {ALL_KINDS}")
+        exe = nu_exe() if kind == "nu" else shutil.which(kind, path=SYSTEM_PATH)
         if exe is None:
             raise ShellError(f"{kind} is not installed: run `make deps`")
         self.kind = kind
@@ -150,12 +198,18 @@ class Shell:
         home = Path(self.child_env["HOME"])
         self.cwd = Path(cwd) if cwd is not None else home
 
+        env_text = ""
+        if sourced and hook_line is None:
+            hook_line = self._installed_block(kind, prewrite)
         if hook_line is None:
             hook_line = {
                 "zsh": 'eval "$(orenv hook zsh)"',
                 "bash": 'eval "$(orenv hook bash)"',
                 "fish": "orenv hook fish | source",
+                "nu": f"source {_nu_quote(str(self.dir / 'orenv.nu'))}",
             }[kind]
+            if kind == "nu" and hook:
+                env_text = f"orenv hook nu | save -f {_nu_quote(str(self.dir / 'orenv.nu'))}\n"
         parts = [self._rc_head(), rc_before, hook_line if hook else "", rc_after]
         parts.append(self._rc_prompt())
         rc_text = "\n".join(p for p in parts if p) + "\n"
@@ -167,12 +221,19 @@ class Shell:
         elif kind == "bash":
             self.rc_file = self.dir / "bashrc"
             argv = [exe, "--noprofile", "--rcfile", str(self.rc_file), "-i"]
+        elif kind == "nu":
+            self.rc_file = self.dir / "config.nu"
+            self.env_file = self.dir / "env.nu"
+            self.env_file.write_text(env_text)
+            argv = [exe, "--no-history", "--env-config", str(self.env_file),
+                    "--config", str(self.rc_file), "-i"]
         else:
             self.rc_file = self.dir / "config.fish"
             argv = [exe, "--no-config", "-C", f"source {_fish_quote(str(self.rc_file))}"]
         self.rc_file.write_text(rc_text)
         self.argv = argv
 
+        argv = [*launcher, *argv]
         self.proc = pexpect.spawn(
             argv[0],
             argv[1:],
@@ -192,6 +253,26 @@ class Shell:
             raise
 
     # -- construction ------------------------------------------------------------
+
+    def _installed_block(self, kind: str, prewrite: bool) -> str:
+        """install.sh's rc block for *kind*, calling the venv's orenv."""
+        import subprocess
+
+        home = self.child_env["HOME"]
+        block = subprocess.run(
+            [str(REPO_ROOT / "install.sh"), f"--print-rc={kind}"], check=True, text=True,
+            capture_output=True, timeout=30,
+            env={"HOME": home, "PATH": f"{home}/.local/bin:{SYSTEM_PATH}"}).stdout
+        orenv = str(venv_bin() / "orenv")
+        if kind == "nu":
+            block = block.replace("$env.HOME | path join .local bin orenv", _nu_quote(orenv))
+        else:
+            block = block.replace("$HOME/.local/bin/orenv", orenv)
+        assert ".local/bin" not in block and ".local bin" not in block, block
+        if prewrite:
+            subprocess.run([orenv, "hook", "--write"], env=self.child_env, check=True,
+                           capture_output=True, timeout=60)
+        return block
 
     def _build_env(self, given: dict[str, str | None], exe: str) -> dict[str, str]:
         user = pwd.getpwuid(os.getuid()).pw_name
@@ -231,6 +312,8 @@ class Shell:
             return "set -g fish_history ''\nset -g fish_greeting ''"
         if self.kind == "bash":
             return "HISTFILE=/dev/null"
+        if self.kind == "nu":
+            return "$env.config.show_banner = false"
         return "HISTFILE=/dev/null"
 
     def _rc_prompt(self) -> str:
@@ -246,6 +329,25 @@ _orenv_t_preexec() {{ print -rn -- '<<{tok}:''go>>'; }}
 typeset -ga preexec_functions precmd_functions
 precmd_functions+=(_orenv_t_precmd)
 preexec_functions=(_orenv_t_preexec "${{preexec_functions[@]}}")
+"""
+        if self.kind == "nu":
+            # The counter lives in a record: nu passes only strings to programs,
+            # so it never shows in a child's environment.
+            return f"""
+# --- test harness prompt (after the user's lines and the hook) ---
+$env._orenv_t = {{n: 0}}
+$env.config.hooks.pre_prompt ++= [{{|| $env._orenv_t.n += 1 }}]
+$env.config.hooks.pre_execution ++= [{{|| print -n $"<<{tok}:('go')>>" }}]
+$env.PROMPT_COMMAND = {{|| $"<<{tok}:($nu.pid):($env._orenv_t.n)>> " }}
+$env.PROMPT_COMMAND_RIGHT = ""
+$env.PROMPT_INDICATOR = ""
+$env.PROMPT_MULTILINE_INDICATOR = "> "
+$env.config.shell_integration = {{
+    osc2: false, osc7: false, osc8: false, osc9_9: false, osc133: false, osc633: false,
+    reset_application_mode: false,
+}}
+$env.config.use_ansi_coloring = false
+$env.config.footer_mode = "never"
 """
         if self.kind == "bash":
             return f"""
@@ -288,7 +390,8 @@ end
         while True:
             left = deadline - time.monotonic()
             try:
-                self.proc.expect(self._prompt_re, timeout=max(left, 0.01))
+                which = self.proc.expect([self._prompt_re, re.escape(_CURSOR_QUERY)],
+                                         timeout=max(left, 0.01))
             except pexpect.TIMEOUT:
                 so_far = "".join(chunks) + str(self.proc.before or "")
                 raise ShellTimeoutError(
@@ -304,6 +407,10 @@ end
                     f"after {what!r}; output so far:\n{so_far!r}"
                 ) from None
             chunks.append(str(self.proc.before))
+            if which == 1:
+                # reedline (nu) asks where the cursor is and waits for the answer.
+                self.proc.send("\x1b[1;1R")
+                continue
             match = self.proc.match
             assert match is not None
             pid, n = int(match.group(1)), int(match.group(2))
@@ -323,6 +430,8 @@ end
             # No command ran (empty line): drop the echo up to the first newline.
             out = raw.split("\n", 1)[1] if "\n" in raw else ""
         out = _ESC.sub("", out)
+        if self.kind == "nu":
+            out = _NU_ESC.sub("", out)
         out = _NOISE.sub("", out)
         out = out.replace("\r\n", "\n")
         # Lone \r from a shell moving to column 0 around its prompt.
@@ -332,6 +441,10 @@ end
         """Send *line* at the prompt; return its output up to the next prompt."""
         if "\n" in line or "\r" in line:
             raise ValueError("run() takes one line; use several calls")
+        if self.kind == "nu" and line == "true":
+            # The tests' no-op: in nu `true` is a value (printed), `null` prints
+            # nothing and, like the builtin elsewhere, starts no process.
+            line = "null"
         timeout = self.timeout if timeout is None else timeout
         self.proc.send(line + "\r")
         raw = self._wait_prompt(timeout, line)
@@ -352,6 +465,8 @@ end
         value = os.fspath(value)
         if self.kind == "fish":
             return _fish_quote(value)
+        if self.kind == "nu":
+            return _nu_quote(value)
         return shlex.quote(value)
 
     def cd(self, path: str | os.PathLike[str], timeout: float | None = None) -> str:
@@ -360,7 +475,10 @@ end
     def env_dump(self, timeout: float | None = None) -> tuple[dict[str, str], str]:
         """The exported environment (``env -0``) and what the shell printed meanwhile."""
         target = self.dir / f"env-{self._count}.bin"
-        out = self.run(f"command env -0 > {self.quote(target)}", timeout=timeout)
+        if self.kind == "nu":
+            out = self.run(f"^env -0 o> {self.quote(target)}", timeout=timeout)
+        else:
+            out = self.run(f"command env -0 > {self.quote(target)}", timeout=timeout)
         data = target.read_bytes()
         target.unlink()
         result: dict[str, str] = {}
@@ -370,6 +488,10 @@ end
             key, sep, value = item.decode("utf-8", "surrogateescape").partition("=")
             if sep:
                 result[key] = value
+        if self.kind == "nu":
+            # nu's own bookkeeping of the last command, different at every prompt.
+            for volatile in ("CMD_DURATION_MS", "LAST_EXIT_CODE"):
+                result.pop(volatile, None)
         return result, out
 
     def env(self, timeout: float | None = None) -> dict[str, str]:
@@ -379,6 +501,17 @@ end
     def var(self, name: str) -> str | None:
         """An exported variable's value, or None if unset/not exported."""
         return self.env().get(name)
+
+    def nested_line(self) -> str:
+        """The command line that starts a child shell of this kind with the same rc."""
+        if self.kind == "zsh":
+            return f"ZDOTDIR={self.quote(self.rc_file.parent)} zsh -i"
+        if self.kind == "bash":
+            return f"bash --noprofile --rcfile {self.quote(self.rc_file)} -i"
+        if self.kind == "fish":
+            return f"fish --no-config -C {self.quote('source ' + str(self.rc_file))}"
+        return " ".join(self.quote(a) if i else f"^{self.quote(a)}"
+                        for i, a in enumerate(self.argv))
 
     @property
     def pid(self) -> int:

@@ -40,7 +40,9 @@ def test_key_set_list_rm(home: Home) -> None:
     out = ok(run(home, "key", "set", "work", input=KEY + "\n"))
     assert KEY not in out and "sk-or-v1-55…55" in out
     listed = json.loads(ok(run(home, "key", "list", "--json")))
-    assert listed == [{"name": "work", "masked": "sk-or-v1-55…55", "management": False}]
+    assert listed == [{"name": "work", "masked": "sk-or-v1-55…55", "management": False,
+                       "store": "SecretService Keyring", "expires": None, "policies": [],
+                       "last_check": None}]
     line = one_line_error(run(home, "key", "set", "bad", input="not-a-key\n"))
     assert "--force" in line and "not-a-key" not in line
     ok(run(home, "key", "set", "bad", "--force", input="not-a-key\n"))
@@ -257,3 +259,115 @@ def test_removing_a_key_a_policy_uses_warns(home: Home) -> None:
     assert proc.returncode == 0
     assert proc.stderr == ("orenv: warning: allowed policies still use key 'work' and get no "
                            f"key until one is stored under that name: {proj}/.orenv.toml\n")
+
+
+def test_typos_get_the_nearest_name(home: Home) -> None:
+    """Issue 13 item 3: commands, options, policy keys and key names."""
+    proc = run(home, "stauts")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("orenv: argument COMMAND: unknown choice 'stauts' (did you mean "
+                           "'status'?); choose from hook, allow")
+    assert " export" not in last  # the hooks' own command is not offered
+    last = run(home, "key", "sett").stderr.strip().splitlines()[-1]
+    assert last == ("orenv: argument ACTION: unknown choice 'sett' (did you mean 'set'?); "
+                    "choose from set, list, rm, provision, revoke, provisioned, add")
+    last = run(home, "status", "--jsn").stderr.strip().splitlines()[-1]
+    assert last == "orenv: unrecognized arguments: --jsn (did you mean '--json'?)"
+    last = run(home, "init", "--kye", "work").stderr.strip().splitlines()[-1]
+    assert last == "orenv: unrecognized arguments: --kye work (did you mean '--key'?)"
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text('[openrouter]\nkey = "work"\nbase_ulr = "x"\n')
+    line = one_line_error(run(home, "allow", str(proj)))
+    assert line.endswith("openrouter.base_ulr: unknown key (did you mean 'base_url'?); "
+                         "expected one of: key, base_url, mode")
+    line = one_line_error(run(home, "set", "modles.opus", "x", cwd=proj))
+    assert "modles: unknown key (did you mean 'models'?)" in line
+    ok(run(home, "key", "set", "work", input=KEY))
+    assert one_line_error(run(home, "key", "rm", "wrok")) == \
+        "orenv: no key named 'wrok' (did you mean 'work'?)"
+    assert one_line_error(run(home, "key", "rm", "zzz")) == \
+        "orenv: no key named 'zzz' (stored keys: work)"
+
+
+# ---------------------------------------------------------------- issue 13 item 8: rough edges
+
+
+def test_help_command_and_hidden_export(home: Home) -> None:
+    main_help = ok(run(home, "help"))
+    assert main_help == ok(run(home, "--help"))
+    assert "`orenv help COMMAND`" in main_help
+    listed = [ln.split()[0] for ln in main_help.splitlines() if ln.startswith("    ")]
+    assert "allow" in listed and "key" in listed
+    assert "export" not in listed and "SUPPRESS" not in main_help  # run by hooks only
+    assert ok(run(home, "help", "key")) == ok(run(home, "key", "--help"))
+    sub_help = ok(run(home, "help", "key", "list"))
+    assert sub_help.startswith("usage: orenv key list") and "--json" in sub_help
+    assert run(home, "help", "nosuch").returncode == 2
+    assert "__orenv_watching" in ok(run(home, "export", "bash"))  # still runnable
+
+
+def test_every_argument_has_help(home: Home) -> None:
+    import argparse
+
+    missing = []
+
+    def walk(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    walk(child, (*path, name))
+            elif not action.help:
+                missing.append(" ".join((*path, *(action.option_strings or [action.dest]))))
+
+    walk(cli.build_parser(), ())
+    assert missing == []
+    assert "key name" in ok(run(home, "key", "rm", "--help"))
+    assert "print nothing" in ok(run(home, "daemon", "start", "--help"))
+
+
+def test_prompt_format_placeholders(home: Home) -> None:
+    shown = ok(run(home, "prompt", "--help"))
+    for placeholder in ("{profile}", "{state}", "{mode}"):
+        assert placeholder in shown
+    env = {"ORENV_PROFILE": "client-a", "ORENV_STATE": "active", "ORENV_MODE": "exec"}
+    out = ok(run(home, "prompt", "--format", "[{profile}|{state}|{mode}] {{x}}", env=env))
+    assert out == "[client-a|active|exec] {x}\n"
+    proc = run(home, "prompt", "--format", "or:{profil} ", env=env)
+    assert proc.stdout == ""
+    assert one_line_error(proc) == ("orenv: unknown placeholder {profil} in --format; use "
+                                    "{profile}, {state}, {mode}")
+    # Outside a project too: the mistake shows where it is made.
+    assert "{nope}" in one_line_error(run(home, "prompt", "--format", "{nope}"))
+    assert "unmatched brace" in one_line_error(run(home, "prompt", "--format", "{profile",
+                                                   env=env))
+    assert "spec" in one_line_error(run(home, "prompt", "--format", "{profile:d}", env=env))
+
+
+def test_allow_shows_tables_as_toml_and_the_summary_of_a_refused_policy(home: Home) -> None:
+    proj = home.path / "proj"
+    proj.mkdir()
+    (proj / ".orenv.toml").write_text(
+        '[openrouter]\nkey = "work"\n'
+        '[routing]\norder = ["anthropic", "google-vertex"]\nallow_fallbacks = false\n'
+        'sort = { by = "price", partition = "model" }\n'
+        '[attribution]\ntitle = "client-a"\n')
+    lines = ok(run(home, "allow", cwd=proj)).splitlines()
+    start = lines.index('routing:     order = ["anthropic", "google-vertex"]')
+    assert lines[start:start + 4] == [
+        'routing:     order = ["anthropic", "google-vertex"]',
+        "             allow_fallbacks = false",
+        '             sort = { by = "price", partition = "model" }',
+        'attribution: title = "client-a"',
+    ]
+    # A host that is not allowed: what it would do first, then the refusal.
+    (proj / ".orenv.toml").write_text(
+        '[openrouter]\nkey = "work"\nbase_url = "https://x.example/api"\n')
+    proc = run(home, "allow", cwd=proj)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[:2] == ["profile:     proj",
+                                            "sends key:   'work' (from the keyring) to x.example"]
+    assert proc.stdout.splitlines()[-1] == f"allowed {proj}/.orenv.toml"
+    assert proc.stderr.startswith("orenv: warning: allowed, but it will not apply yet: ")
+    assert "x.example is not in allowed_hosts" in proc.stderr

@@ -141,6 +141,19 @@ def test_low_limit_is_a_warning_only(setup: tuple[Home, Path, StandIn]) -> None:
     rc, found, out = doctor(home, proj, standin)
     assert found.get("limit-low") == "warning", out
     assert rc == 0, out
+    text = orenv(home, "doctor", "--online", cwd=proj).stdout
+    assert "[warning] key 'work' has $1.50 left, below warn_below_usd ($2.00)" in text
+
+
+def test_money_has_two_decimals(setup: tuple[Home, Path, StandIn]) -> None:
+    home, proj, standin = setup
+    standin.keys[standin.key]["limit"] = 20  # an integer, as OpenRouter may send it
+    standin.keys[standin.key]["usage"] = 7.66
+    text = orenv(home, "doctor", "--online", cwd=proj).stdout
+    assert "[ok] key 'work': $12.34 of $20.00 left" in text, text
+    standin.keys[standin.key]["usage"] = 20
+    text = orenv(home, "doctor", "--online", cwd=proj).stdout
+    assert "key 'work' has no limit left ($0.00 of $20.00 remaining)" in text, text
 
 
 def test_status_shows_conflicts(setup: tuple[Home, Path, StandIn]) -> None:

@@ -136,7 +136,15 @@ class TestProvision:
                  if r["method"] == "GET" and r["path"].startswith("/api/v1/keys?")]
         assert len(pages) == 3 and "offset=200" in pages[-1]
         text = ok(run(home, "key", "provisioned", "--online"))
-        assert "expires 2099-12-31T00:00:00Z" in text and "active" in text
+        header, row = text.splitlines()
+        assert "\t" not in text and header.split() == ["NAME", "LIMIT", "EXPIRES", "UPSTREAM",
+                                                      "BASE", "URL"]
+        for column, value in (("NAME", name), ("LIMIT", "$2.00"),
+                              ("EXPIRES", "2099-12-31T00:00:00Z"),
+                              ("UPSTREAM", "active, used $0.00"),
+                              ("BASE URL", standin.base_url)):
+            assert row[header.index(column):].startswith(value + ("  " if column != "BASE URL"
+                                                                  else "")), (column, row)
 
     def test_revoke_when_already_gone_upstream(self, home: Home, standin: StandIn) -> None:
         allow_loopback(home, standin)
@@ -147,8 +155,31 @@ class TestProvision:
         assert value is not None
         del standin.keys[value]
         out = ok(run(home, "key", "revoke", name))
-        assert "already gone upstream" in out
+        assert out == (f"key {name!r} was already gone upstream (deleted on OpenRouter's side); "
+                       "removed it from the keyring and dropped orenv's record of it\n")
         assert keyring_value(home, name) is None
+        assert json.loads(ok(run(home, "key", "provisioned", "--json"))) == []
+        # Again: orenv remembers it revoked it, asks nobody, and says so.
+        seen = len(standin.requests)
+        out = ok(run(home, "key", "revoke", name))
+        assert re.fullmatch(rf"key '{name}' was already revoked on \d{{4}}-\d\d-\d\d "
+                            r"\d\d:\d\d UTC: it is gone upstream and from the keyring; "
+                            r"nothing left to do\n", out), out
+        assert len(standin.requests) == seen
+        # A key stored by hand under that name since is not orenv's to revoke.
+        ok(run(home, "key", "set", name, input=standin.key + "\n"))
+        assert "not provisioned by orenv" in one_line_error(run(home, "key", "revoke", name))
+
+    def test_revoke_twice(self, home: Home, standin: StandIn) -> None:
+        allow_loopback(home, standin)
+        add_management(home, standin)
+        name = uniq("twice")
+        ok(run(home, "key", "provision", name, "--limit", "1", "--base-url", standin.base_url))
+        ok(run(home, "key", "rm", name))  # the local copy went first
+        out = ok(run(home, "key", "revoke", name))
+        assert out == f"revoked key {name!r} upstream (it was no longer in the keyring)\n"
+        out = ok(run(home, "key", "revoke", name))
+        assert "was already revoked on" in out and "nothing left to do" in out
 
     def test_base_url_from_policy_here_only_once_allowed(
         self, home: Home, standin: StandIn
@@ -179,6 +210,9 @@ class TestProvision:
         assert "several management keys (m1, m2)" in line and "--management-key" in line
         assert standin.requests == []
         ok(run(home, "key", "provision", uniq("k"), "--management-key", "m2", "--base-url", url))
+        line = one_line_error(run(home, "key", "provision", uniq("k"), "--management-key",
+                                  "nosuch", "--base-url", url))
+        assert "`orenv key set nosuch --management`" in line, line
         # An ordinary key is not a management key: OpenRouter says so, in one line.
         ok(run(home, "key", "set", "plain", input=standin.key + "\n"))
         line = one_line_error(run(home, "key", "provision", uniq("k"), "--management-key",

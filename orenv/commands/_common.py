@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from .._text import safe
@@ -12,7 +13,7 @@ from ..errors import OrenvError
 from ..paths import POLICY_NAME
 from ..policy import find_nearest
 
-__all__ = ["cwd", "print_json", "process_dirs", "say", "target_policy"]
+__all__ = ["cwd", "print_json", "process_dirs", "say", "table", "target_policy"]
 
 
 def cwd(directory: str | None = None) -> str:
@@ -69,6 +70,18 @@ def say(*parts: object, sep: str = " ", file: TextIO | None = None) -> None:
     text = sep.join(str(p) for p in parts)
     stream = sys.stdout if file is None else file
     stream.write(safe(text) + "\n")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows under *headers* in columns that line up (two spaces apart, no tabs).
+
+    Widths count what the terminal will show (``safe`` escapes included); the
+    last column is not padded, so no line ends in spaces.
+    """
+    shown = [[safe(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(headers) - 1)]
+    return ["  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)),
+                       row[-1]]).rstrip() for row in shown]
 
 
 def print_json(data: Any) -> None:

@@ -23,7 +23,7 @@ from ..daemon.client import request
 from ..errors import ExitCode, OrenvError
 from ._common import print_json, say
 
-__all__ = ["ping", "register"]
+__all__ = ["ensure_running", "ping", "register"]
 
 
 def _sock() -> str:
@@ -114,6 +114,13 @@ def run_start(args: argparse.Namespace) -> int:
     return 0
 
 
+def ensure_running(wait: float = 5.0) -> None:
+    """Start the daemon unless it answers already (as the hooks do); raises if it cannot."""
+    run_start(argparse.Namespace(quiet=True, linger=None, wait=wait))
+    if not ping(1.0):
+        raise OrenvError("the orenv daemon did not come up; see `orenv daemon run` for the error")
+
+
 def run_stop(args: argparse.Namespace) -> int:
     pid = None
     with contextlib.suppress(OSError, ValueError):
@@ -187,20 +194,23 @@ def register(sub: Any) -> None:
     p = sub.add_parser("daemon", help="the background daemon (fast cd, live reload)")
     ds = p.add_subparsers(dest="daemon_command", metavar="ACTION")
     s = ds.add_parser("start", help="start it in the background (no-op if running)")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true",
+                   help="print nothing (the hook starts it this way)")
     s.add_argument("--wait", type=float, default=3.0, help="seconds to wait for it (0: none)")
     s.add_argument("--linger", type=float, default=None,
                    help="seconds to stay up with no live shell")
     s.set_defaults(func=run_start)
     st = ds.add_parser("stop", help="stop it")
-    st.add_argument("--quiet", action="store_true")
+    st.add_argument("--quiet", action="store_true", help="print nothing")
     st.set_defaults(func=run_stop)
     ss = ds.add_parser("status", help="pid, uptime, shells, memory")
-    ss.add_argument("--json", action="store_true")
+    ss.add_argument("--json", action="store_true", help="machine-readable output")
     ss.set_defaults(func=run_status)
     r = ds.add_parser("run", help="run in the foreground (what `start` launches)")
-    r.add_argument("--quiet", action="store_true")
-    r.add_argument("--linger", type=float, default=None)
+    r.add_argument("--quiet", action="store_true",
+                   help="say nothing when another daemon already runs")
+    r.add_argument("--linger", type=float, default=None,
+                   help="seconds to stay up with no live shell")
     r.add_argument("--foreground-log", action="store_true", help="log to stderr, not the file")
     r.set_defaults(func=run_run)
 

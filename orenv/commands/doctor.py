@@ -29,6 +29,7 @@ _HOOK_LINE = {
     "zsh": re.compile(r"^[^#]*orenv\S*\s+hook\s+zsh\b", re.M),
     "bash": re.compile(r"^[^#]*orenv\S*\s+hook\s+bash\b", re.M),
     "fish": re.compile(r"^[^#]*orenv\S*\s+hook\s+fish\b", re.M),
+    "nu": re.compile(r"^[^#]*orenv\S*\s+hook\s+nu\b", re.M),
 }
 
 
@@ -40,6 +41,7 @@ def rc_files(env: Mapping[str, str]) -> dict[str, Path]:
         "zsh": Path(zdot if os.path.isabs(zdot) else home) / ".zshrc",
         "bash": home / ".bashrc",
         "fish": Path(xdg if os.path.isabs(xdg) else home / ".config") / "fish" / "config.fish",
+        "nu": Path(xdg if os.path.isabs(xdg) else home / ".config") / "nushell" / "config.nu",
     }
 
 
@@ -65,7 +67,9 @@ def check_hook(env: Mapping[str, str]) -> list[Finding]:
         current = without[0][0]  # one error is enough: name the first shell
     for shell, rc in without:
         line = {"zsh": 'eval "$(orenv hook zsh)"', "bash": 'eval "$(orenv hook bash)"',
-                "fish": "orenv hook fish | source"}[shell]
+                "fish": "orenv hook fish | source",
+                "nu": "orenv hook nu | save -f ($nu.user-autoload-dirs | first "
+                      "| path join orenv.nu)"}[shell]
         severity = "info"
         if shell == current and not active:
             severity = "warning" if with_hook else "error"
@@ -99,14 +103,57 @@ def check_daemon() -> list[Finding]:
 
 
 def check_keyring() -> list[Finding]:
-    from ..secrets import check_backend
+    """Which stores can hold keys here: the keyring (Secret Service) and the daemon's memory.
 
-    try:
-        name = check_backend()
-    except OrenvError as exc:
-        return [Finding("error", "keyring", f"keyring: {exc.message}",
-                        "start a Secret Service (gnome-keyring or KeePassXC) and unlock it")]
-    return [Finding("ok", "keyring", f"keyring: {name}")]
+    No Secret Service (SSH, containers, WSL, CI) is not an error: `orenv key add`
+    holds keys in the daemon's memory instead. A Secret Service that is there but
+    locked is, and says how to unlock it.
+    """
+    from .. import memstore
+    from ..secrets import _read_index, check_backend, secret_service_state, store_of
+
+    out: list[Finding] = []
+    state = secret_service_state()
+    if state == "absent":
+        from ..secrets import _service_reachable
+
+        why = _service_reachable()[1]
+        out.append(Finding(
+            "info", "keyring-absent",
+            f"keyring: no Secret Service is reachable in this session ({why}): usual over "
+            "SSH, in containers, WSL and CI. orenv never falls back to a file; it holds keys "
+            "you add with `orenv key add` in the daemon's memory, until their lifetime ends, "
+            "logout or reboot",
+            "`orenv key add NAME [--lifetime 8h]` (see README: SSH, containers, WSL), or "
+            "start a Secret Service (gnome-keyring, KeePassXC) to keep keys across logins"))
+    elif state == "locked":
+        out.append(Finding("error", "keyring-locked",
+                           "keyring: the Secret Service is running but its keyring is locked",
+                           "unlock it: log in to the desktop, or run "
+                           "`gnome-keyring-daemon --unlock` on this terminal; or hold a key "
+                           "in memory with `orenv key add NAME`"))
+    else:
+        try:
+            name = check_backend()
+        except OrenvError as exc:
+            out.append(Finding("error", "keyring", f"keyring: {exc.message}",
+                               "start a Secret Service (gnome-keyring or KeePassXC) and "
+                               "unlock it, or hold a key in memory with `orenv key add NAME`"))
+        else:
+            out.append(Finding("ok", "keyring", f"keyring: {name}"))
+    names = sorted(n for n, m in _read_index().items() if store_of(m) == "memory")
+    if names:
+        held = memstore.listing() or {}
+        parts = [f"{n} {memstore.describe_expiry(held[n].get('expires'))}" if n in held
+                 else f"{n} gone" for n in names]
+        unlocked = [n for n in names if n in held and not held[n].get("locked")]
+        out.append(Finding(
+            "warning" if unlocked else "ok", "memory-store",
+            "memory store (orenv daemon): " + "; ".join(parts)
+            + (f"; not locked in RAM: {', '.join(unlocked)}" if unlocked else ""),
+            "raise `ulimit -l` (RLIMIT_MEMLOCK) so the daemon can lock keys in RAM"
+            if unlocked else ""))
+    return out
 
 
 def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list[Finding]:
@@ -184,12 +231,27 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
 
     assert policy.key is not None
     if trusted:
+        from ..secrets import _read_index, secret_service_state, store_of
+
+        meta = _read_index().get(policy.key)
         try:
             key_value = get_key(policy.key)
-            out.append(Finding("ok", "key-present", f"key {policy.key!r} is in the keyring"))
+            where = "in the keyring"
+            if meta is None or store_of(meta) == "memory":
+                from .. import memstore
+
+                held = (memstore.listing() or {}).get(policy.key)
+                if held is not None:
+                    where = ("held in memory by the orenv daemon, "
+                             + memstore.describe_expiry(held.get("expires")))
+            out.append(Finding("ok", "key-present", f"key {policy.key!r} is {where}"))
         except OrenvError as exc:
-            out.append(Finding("error", "key-missing", exc.message,
-                               f"`orenv key set {policy.key}` (the key is read from stdin)"))
+            memory = (meta is not None and store_of(meta) == "memory") or \
+                secret_service_state() == "absent"
+            fix = (f"`orenv key add {policy.key}` (holds it in the daemon's memory; the key "
+                   "is read from a hidden prompt or stdin)" if memory
+                   else f"`orenv key set {policy.key}` (the key is read from stdin)")
+            out.append(Finding("error", "key-missing", exc.message, fix))
     # A policy nobody allowed never reads the keyring, nor chooses where a key goes.
     wanted = policy_env(policy, {}, key_value=None)
     from .. import guard
@@ -222,13 +284,16 @@ def _policy_checks(directory: str, env: Mapping[str, str], online: bool) -> list
 
 
 def _online(policy: Any, key_value: str) -> list[Finding]:
+    from .. import keychecks
+    from ..budget import format_usd
     from ..errors import NetworkError, OpenRouterError
     from ..models import check_model, load_models
     from ..openrouter import OpenRouterClient
 
     out: list[Finding] = []
     try:
-        info = OpenRouterClient(policy.base_url, key_value).key_info()
+        with keychecks.checking(policy.key, "doctor --online"):
+            info = OpenRouterClient(policy.base_url, key_value).key_info()
     except OpenRouterError as exc:
         fix = (f"store a valid key: `orenv key set {policy.key}`" if exc.status in (401, 403)
                else "add credits or raise the key's limit on openrouter.ai"
@@ -248,17 +313,19 @@ def _online(policy: Any, key_value: str) -> list[Finding]:
         warn_below = policy.warn_below_usd
         if remaining <= 0:
             out.append(Finding("error", "limit-exhausted",
-                               f"key {policy.key!r} has no limit left (0 of ${limit} remaining): "
+                               f"key {policy.key!r} has no limit left ($0.00 of "
+                               f"{format_usd(_usd(limit))} remaining): "
                                "requests fail with 402",
                                "raise the key's limit on openrouter.ai, or wait for its reset"))
         elif warn_below is not None and remaining < warn_below:
             out.append(Finding("warning", "limit-low",
-                               f"key {policy.key!r} has ${remaining:.2f} left, below "
-                               f"warn_below_usd = {warn_below:g}",
+                               f"key {policy.key!r} has {format_usd(float(remaining))} left, "
+                               f"below warn_below_usd ({format_usd(warn_below)})",
                                "raise the key's limit on openrouter.ai"))
         else:
-            out.append(Finding("ok", "limit", f"key {policy.key!r}: ${remaining:.2f} of "
-                               f"${limit} left"))
+            out.append(Finding("ok", "limit", f"key {policy.key!r}: "
+                               f"{format_usd(float(remaining))} of {format_usd(_usd(limit))} "
+                               "left"))
     else:
         out.append(Finding("ok", "limit", f"key {policy.key!r} has no spending limit"))
 
@@ -293,6 +360,13 @@ def _online(policy: Any, key_value: str) -> list[Finding]:
             out.append(Finding("error", "model-unusable", f"[models] {slot}: {reason}",
                                "pick a tool-capable model from `orenv models --tools`"))
     return out
+
+
+def _usd(value: Any) -> float | None:
+    """A number from OpenRouter's reply, or None (shown as "-")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def diagnose(directory: str, env: Mapping[str, str], *, online: bool = False) -> list[Finding]:

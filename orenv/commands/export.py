@@ -75,6 +75,12 @@ def render(shell: shells.Shell, act: Activation, ref: str, quiet: bool) -> str:
     elif act.state == "active" and act.policy is not None:
         p = act.policy
         what = f"key {p.key} -> {p.host}" if p.mode == "export" else f"{p.mode} mode -> {p.host}"
+        # Where the key is not in the shell, say how Claude Code gets it.
+        if p.mode == "exec":
+            what += "; start Claude Code with `orenv exec -- claude`"
+        elif p.mode == "helper":
+            what += (f"; works from the project root only: start Claude Code in "
+                     f"{os.path.dirname(p.path)}, after `orenv helper on` there")
         # One line, once per change; warnings (options left out) even when quiet.
         parts = [] if quiet else [f"loaded {p.name} ({what})"]
         parts += [f"warning: {w}" for w in p.warnings]
@@ -115,8 +121,12 @@ def _key_reader(deadline: float | None) -> Callable[[str], str]:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("export", help="print shell code for this directory (used by the hook)")
-    p.add_argument("shell", help="zsh, bash or fish")
+    # Run by the hooks, not by people: left out of `orenv --help`, still runnable.
+    p = sub.add_parser("export", help=argparse.SUPPRESS,
+                       description="Print shell code for this directory (used by the hook).")
+    # argparse before 3.14 lists a suppressed sub-command as "==SUPPRESS==".
+    sub._choices_actions[:] = [a for a in sub._choices_actions if a.dest != "export"]
+    p.add_argument("shell", help="zsh, bash, fish or nu")
     p.add_argument("--session", help="the calling shell's pid (for the idle-prompt check)")
     p.add_argument("--dir", help="directory to compute for (default: current)")
     p.add_argument("--deadline", type=float, help="seconds the keyring may take "

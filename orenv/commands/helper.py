@@ -12,6 +12,10 @@ leaves alone anything the user changed since.
 
 Claude Code reads ``.claude/`` only in the directory it starts in, so D is
 where you run ``claude`` (default: the current directory).
+
+In a git repository ``on`` also adds ``.claude/settings.local.json`` to the
+repository's own ``info/exclude`` (never the tracked ``.gitignore``), so
+``git status`` does not show it; ``off`` removes that line (``_gitexclude``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from .. import _gitexclude, paths
 from .._fsutil import atomic_write
 from ..activation import trusted_policy
 from ..claude import _secretish, helper_command, helper_record, helper_record_file
@@ -56,6 +60,7 @@ def desired(directory: str, orenv_bin: str) -> tuple[str, dict[str, str]]:
 
 
 _NAME = "settings.local.json"
+_LOCAL = f".claude/{_NAME}"  # what `on` keeps out of git status (see _gitexclude)
 _MAX = 1024 * 1024
 
 
@@ -218,7 +223,11 @@ def helper_on(directory: str, orenv_bin: str, *, force: bool = False) -> list[st
                          "exec mode here") from None
     command, env = desired(directory, orenv_bin)
     with _ClaudeDir(directory) as cd:
-        return _helper_on(cd, command, env, force)
+        lines = _helper_on(cd, command, env, force)
+    excluded = _gitexclude.add(directory, _LOCAL)
+    if excluded:
+        lines.append(f"added {_LOCAL} to {excluded}, so `git status` does not show it")
+    return lines
 
 
 def _helper_on(cd: _ClaudeDir, command: str, env: dict[str, str], force: bool,
@@ -347,7 +356,28 @@ def _restore(data: dict[str, Any], env: dict[str, Any], slot: str, prev: Any) ->
 
 def helper_off(directory: str) -> list[str]:
     with _ClaudeDir(directory) as cd:
-        return _helper_off(cd)
+        lines = _helper_off(cd)
+    if _exclude_shared(directory):
+        return lines  # another worktree's `on` (same pattern, same exclude file) still needs it
+    excluded = _gitexclude.remove(directory, _LOCAL)
+    if excluded:
+        lines.append(f"removed {_LOCAL} from {excluded} (orenv had added it)")
+    return lines
+
+
+def _exclude_shared(directory: str) -> bool:
+    """Does another directory's helper settings use the same exclude line (worktrees)?"""
+    from ..claude import helper_records
+
+    mine = _gitexclude.entry(directory, _LOCAL)
+    if mine is None:
+        return False
+    here = os.path.realpath(directory)
+    for settings in helper_records():
+        other = os.path.dirname(os.path.dirname(settings))
+        if os.path.realpath(other) != here and _gitexclude.entry(other, _LOCAL) == mine:
+            return True
+    return False
 
 
 def _helper_off(cd: _ClaudeDir) -> list[str]:
@@ -425,7 +455,8 @@ def where_it_applies(directory: str) -> str:
 def register(sub: Any) -> None:
     p = sub.add_parser("helper", help="write/remove Claude Code's apiKeyHelper "
                        "(.claude/settings.local.json) for helper mode")
-    p.add_argument("action", choices=("on", "off"))
+    p.add_argument("action", choices=("on", "off"),
+                   help="on: write orenv's apiKeyHelper entries; off: remove them")
     p.add_argument("--dir", help="project directory where you run claude (default: current)")
     p.add_argument("--force", action="store_true",
                    help="replace different values already there (off puts them back)")

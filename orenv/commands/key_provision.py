@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 from typing import Any
 
 from .. import provision, secrets
 from ..budget import format_usd
 from ..errors import UsageError
 from ..openrouter import LIMIT_RESETS
-from ._common import cwd, print_json, say
+from ._common import cwd, print_json, say, table
 
 __all__ = ["add_init_arguments", "init_budget", "init_key_name", "init_provision", "register",
            "usd"]
@@ -55,12 +56,22 @@ def run_provision(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    existed = provision.revoke(args.name, management=args.management_key,
-                               base_url=args.base_url)
-    if existed:
+    done = provision.revoke(args.name, management=args.management_key,
+                            base_url=args.base_url)
+    if done.earlier:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(done.revoked_at))
+        say(f"key {args.name!r} was already revoked on {when}: it is gone upstream and from "
+            "the keyring; nothing left to do")
+        return 0
+    gone = f"key {args.name!r} was already gone upstream (deleted on OpenRouter's side)"
+    if done.deleted_upstream and done.removed_from_keyring:
         say(f"revoked key {args.name!r} upstream and removed it from the keyring")
+    elif done.deleted_upstream:
+        say(f"revoked key {args.name!r} upstream (it was no longer in the keyring)")
+    elif done.removed_from_keyring:
+        say(f"{gone}; removed it from the keyring and dropped orenv's record of it")
     else:
-        say(f"key {args.name!r} was already gone upstream; removed it from the keyring")
+        say(f"{gone} and not in the keyring; dropped orenv's record of it")
     from .key import warn_if_used
 
     warn_if_used(args.name)
@@ -94,14 +105,14 @@ def run_provisioned(args: argparse.Namespace) -> int:
         return 0
     if not recs:
         say("no provisioned keys; make one with `orenv key provision NAME --limit USD`")
-    for r in recs.values():
-        parts = [r.name, describe_limit(r.limit, r.limit_reset)]
-        if r.expires_at:
-            parts.append(f"expires {r.expires_at}")
-        if ups is not None:
-            parts.append(_state(ups.get(r.hash)))
-        parts.append(r.base_url)
-        say("  ".join(parts))
+        return 0
+    headers = ["NAME", "LIMIT", "EXPIRES", *(["UPSTREAM"] if ups is not None else []),
+               "BASE URL"]
+    rows = [[r.name, describe_limit(r.limit, r.limit_reset).removeprefix("limit "),
+             r.expires_at or "-", *([_state(ups.get(r.hash))] if ups is not None else []),
+             r.base_url] for r in recs.values()]
+    for line in table(headers, rows):
+        say(line)
     return 0
 
 
@@ -129,7 +140,7 @@ def register(ks: Any) -> None:
     p.set_defaults(func=run_provision)
 
     r = ks.add_parser("revoke", help="delete a provisioned key upstream and from the keyring")
-    r.add_argument("name")
+    r.add_argument("name", help="name of a key made with `orenv key provision`")
     r.add_argument("--management-key", metavar="MNAME",
                    help="management key to use (default: the one that created it)")
     r.add_argument("--base-url", help="API base URL (default: where it was created)")

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from .. import budget, provision, secrets
+from .. import budget, keychecks, provision, secrets
 from ..activation import trusted_policy
 from ..errors import OrenvError
 from ..paths import POLICY_NAME
@@ -48,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
     directory = cwd(args.dir)
     name, url, warn = _target(args, directory)
     provision.check_host(url)
-    usage = budget.fetch(url, secrets.get_key(name, provision.KEYRING_TIMEOUT))
+    value = secrets.get_key(name, provision.KEYRING_TIMEOUT)
+    with keychecks.checking(name, "usage"):
+        usage = budget.fetch(url, value)
+    del value
     budget.store(name, usage, url)
     warning = budget.low_budget_warning(usage, warn)
     if args.json:

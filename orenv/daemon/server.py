@@ -45,6 +45,7 @@ from ..errors import OrenvError
 from ..log import get_logger
 from . import protocol
 from .client import sun_path
+from .memkeys import MemoryKeys
 from .watcher import Watcher, ancestors
 
 __all__ = ["Daemon", "DaemonBusyError"]
@@ -141,6 +142,9 @@ class Daemon:
         self.key_gen = 0
         self.cache: OrderedDict[tuple[str | None, ...], Entry] = OrderedDict()
         self.keys: dict[str, str] = {}
+        # Keys added with `orenv key add`: in this process's memory only (memkeys).
+        self.memory = MemoryKeys()
+        self._peer = threading.local()  # the pid of the peer being served (SO_PEERCRED)
         self.config: tuple[int, Config | None] = (-1, None)
         self.sessions: dict[int, Session] = {}
         self.dirty = threading.Event()
@@ -217,7 +221,9 @@ class Daemon:
 
         with self.lock:
             key_gen = self.key_gen
-        answers = read_keys(sorted(secrets._read_index())[:32], timeout=3.0)
+        names = [n for n, meta in secrets._read_index().items()
+                 if secrets.store_of(meta) == "keyring"]
+        answers = read_keys(sorted(names)[:32], timeout=3.0)
         got = {name: value for name, value in answers.items() if isinstance(value, str)}
         failed = {type(v).__name__ for v in answers.values() if isinstance(v, OrenvError)}
         with self.lock:
@@ -277,6 +283,7 @@ class Daemon:
             with contextlib.suppress(OSError):
                 (self.sessions_dir / f"{pid}.stamp").unlink()
         self.watcher.stop()
+        self.memory.clear()  # wiped: memory keys end with the daemon
         self.log.info("daemon_stopped", uptime_s=round(time.time() - self.started, 1))
         if self.lock_fd >= 0:
             os.close(self.lock_fd)
@@ -309,6 +316,7 @@ class Daemon:
             self.stats["refused"] += 1
             self.log.warning("peer_refused", peer_uid=uid, peer_pid=pid)
             return False
+        self._peer.pid = pid
         return True
 
     def _serve_cached(self, conn: socket.socket) -> bool:
@@ -396,12 +404,14 @@ class Daemon:
             return protocol.encode({"ok": True, "pid": os.getpid(), "version": __version__})
         if op == "status":
             return protocol.encode({"ok": True, **self.status()})
-        if op == "invalidate":
-            self.invalidate("request", keys=True)
+        if op == "invalidate":  # `orenv reload`: nothing cached survives
+            self.invalidate("request", keys=True, drop=True)
             return protocol.encode({"ok": True})
         if op == "stop":
             threading.Timer(0.05, self.stop, args=("request",)).start()
             return protocol.encode({"ok": True, "pid": os.getpid()})
+        if op in ("key-add", "key-get", "key-rm", "key-list"):
+            return protocol.encode(self.memory_op(str(op), req))
         return protocol.encode({"ok": False, "error": f"unknown op {op!r}"})
 
     def export(self, req: Mapping[str, Any]) -> str:
@@ -518,6 +528,13 @@ class Daemon:
         key_gen = self.key_gen
 
         def read_key(name: str) -> str:
+            try:
+                memory = self._memory_key(name)
+            except OrenvError:
+                failed.append(name)
+                raise
+            if memory is not None:
+                return memory
             with self.lock:
                 value = self.keys.get(name)
             if value is not None:
@@ -549,12 +566,17 @@ class Daemon:
         self.log.info("computed", cwd=cwd, state=act.state, fresh=fresh)
         return new
 
-    def invalidate(self, why: str, *, keys: bool = False, path: str = "") -> None:
+    def invalidate(self, why: str, *, keys: bool = False, path: str = "",
+                   drop: bool = False) -> None:
+        """Make every cached answer stale; *keys*: forget the keys read; *drop*: free it all."""
         with self.lock:
             self.gen += 1
             if keys:
                 self.keys.clear()
                 self.key_gen += 1
+            if drop:
+                self.cache.clear()
+                self.config = (-1, None)
         self.log.info("invalidated", reason=why, path=path, keys=keys)
         self.dirty.set()
 
@@ -700,6 +722,8 @@ class Daemon:
                 return act.env["ANTHROPIC_AUTH_TOKEN"]
             if policy.key is None:
                 return None
+            if (memory := self.memory.get(policy.key)) is not None:
+                return memory
             with self.lock:
                 value = self.keys.get(policy.key)
             if value is not None or not read_keys:
@@ -725,6 +749,7 @@ class Daemon:
         idle_since: float | None = None
         while not self.stopping.wait(TICK):
             self._check_socket()
+            self._expire_keys()
             with self.lock:
                 sessions = list(self.sessions.values())
             for sess in sessions:
@@ -742,7 +767,7 @@ class Daemon:
                     keep = {d for s in self.sessions.values() for d in ancestors(s.cwd)}
                 self.watcher.drop_dirs(keep)
             now = time.monotonic()
-            if self.sessions or now - self.last_active < self.linger:
+            if self.sessions or self._holders_alive() or now - self.last_active < self.linger:
                 idle_since = None
                 continue
             idle_since = idle_since or now
@@ -765,6 +790,102 @@ class Daemon:
             self.log.error("rebind_failed", error=str(exc))
             self.stop("socket_lost")
 
+    # ---------------------------------------------------------- memory keys
+
+    def _memory_key(self, name: str) -> str | None:
+        """Key *name* from memory; None when its store is the keyring (or it is unknown);
+        raises SecretNotFoundError, saying how to add it again, when it was a memory key."""
+        value = self.memory.get(name)
+        if value is not None:
+            return value
+        from .. import memstore, secrets
+
+        meta = secrets._read_index().get(name)
+        if meta is not None and secrets.store_of(meta) == memstore.STORE:
+            from ..errors import SecretNotFoundError
+
+            raise SecretNotFoundError(memstore.gone_message(name, meta))
+        return None
+
+    def memory_op(self, op: str, req: Mapping[str, Any]) -> dict[str, Any]:
+        """``key-add|key-get|key-rm|key-list`` from a peer of our uid (checked before).
+
+        Nothing here is logged but the operation and the name: never a value.
+        """
+        from .. import secrets
+
+        if op == "key-list":
+            return {"ok": True, "keys": self.memory.listing()}
+        name = req.get("name")
+        if not isinstance(name, str):
+            return {"ok": False, "error": "no key name"}
+        try:
+            secrets.validate_name(name)
+        except OrenvError as exc:
+            return {"ok": False, "error": exc.message}
+        if op == "key-get":
+            value = self.memory.get(name)
+            if value is None:
+                return {"ok": False, "code": "not-found",
+                        "error": f"key {name!r} is not held in memory"}
+            return {"ok": True, "value": value}
+        if op == "key-rm":
+            if not self.memory.remove(name):
+                return {"ok": False, "code": "not-found",
+                        "error": f"key {name!r} is not held in memory"}
+            self.log.info("memory_key_removed", name=name)
+            self._memory_changed()
+            return {"ok": True}
+        value, lifetime = req.get("value"), req.get("lifetime")
+        if not isinstance(value, str) or not value or "\n" in value or "\0" in value:
+            return {"ok": False, "error": "the key is empty or spans lines"}
+        if lifetime is not None and (isinstance(lifetime, bool)
+                                     or not isinstance(lifetime, int | float) or lifetime <= 0):
+            return {"ok": False, "error": "invalid lifetime"}
+        try:
+            key = self.memory.add(name, value, masked=secrets.mask(value),
+                                  lifetime=float(lifetime) if lifetime else None,
+                                  holder=self._holder(), management=bool(req.get("management")))
+        except (ValueError, OSError) as exc:
+            return {"ok": False, "error": f"cannot hold the key in memory ({exc})"}
+        self.log.info("memory_key_added", name=name, lifetime_s=lifetime, locked=key.secret.locked)
+        self._memory_changed()
+        return {"ok": True, "expires": key.expires, "locked": key.secret.locked}
+
+    def _holder(self) -> tuple[int, float] | None:
+        """The login session of the peer adding a key: the daemon (and the key) stays while
+        it lives, as a registered shell keeps it."""
+        pid = getattr(self._peer, "pid", 0)
+        if not pid:
+            return None
+        try:
+            sid = os.getsid(pid)
+        except OSError:
+            return None
+        created = _proc_created(sid)
+        return (sid, created) if created is not None else None
+
+    def _holders_alive(self) -> bool:
+        for pid, created in self.memory.holders():
+            now = _proc_created(pid)
+            if now is not None and abs(now - created) < 1:
+                return True
+        return False
+
+    def _expire_keys(self) -> None:
+        gone = self.memory.expire()
+        if gone:
+            self.log.info("memory_keys_expired", names=gone)
+            self._memory_changed()
+
+    def _memory_changed(self) -> None:
+        """Answers holding a removed key are dropped; every shell asks again at its next prompt."""
+        self.invalidate("memory_keys", drop=True)
+        from .._fsutil import touch_stamp
+
+        with contextlib.suppress(OSError, OrenvError):
+            touch_stamp()
+
     # --------------------------------------------------------------- status
 
     def status(self) -> dict[str, Any]:
@@ -782,6 +903,7 @@ class Daemon:
             "cpu_s": round(sum(proc.cpu_times()[:2]), 3),
             "threads": proc.num_threads(),
             "cached_dirs": cached,
+            "memory_keys": len(self.memory),
             "watched_dirs": self.watcher.watched(),
             "socket": str(self.sock_path),
             **self.stats,

@@ -14,11 +14,12 @@ from ..errors import UnsupportedShellError
 from ._base import Shell
 from .bash import Bash
 from .fish import Fish
+from .nu import Nu
 from .zsh import Zsh
 
 __all__ = ["SHELLS", "Shell", "detect", "get"]
 
-SHELLS: dict[str, Shell] = {s.name: s for s in (Zsh(), Bash(), Fish())}
+SHELLS: dict[str, Shell] = {s.name: s for s in (Zsh(), Bash(), Fish(), Nu())}
 
 
 def get(name: str) -> Shell:

@@ -6,7 +6,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 
-__all__ = ["Shell", "client_path", "hook_source"]
+__all__ = ["Shell", "client_path", "hook_source", "hook_source_path"]
 
 _PLACEHOLDER = "@ORENV_BIN@"
 _CLIENT_PLACEHOLDER = "@ORENV_CLIENT@"
@@ -79,10 +79,15 @@ def hook_source(name: str) -> str:
     the file next to the source tree is the fallback. Plain ``os.path``:
     importlib.resources alone costs ~10 ms at every ``orenv hook``.
     """
+    with open(hook_source_path(name), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def hook_source_path(name: str) -> str:
+    """The path of the hook file *name* that ``hook_source`` reads."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for candidate in (os.path.join(package, "shell", name),
                       os.path.join(os.path.dirname(package), "shell", name)):
         if os.path.isfile(candidate):
-            with open(candidate, encoding="utf-8") as fh:
-                return fh.read()
+            return candidate
     raise FileNotFoundError(f"hook file {name} is missing from the orenv install")

@@ -23,7 +23,7 @@ from conftest import Home, make_policy, run_orenv
 
 KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 KEY2 = "sk-or-v1-" + "fedcba9876543210" * 4
-KINDS = ["zsh", "bash", "fish"]
+KINDS = ["zsh", "bash", "fish", "nu"]
 
 POLICY = """\
 [openrouter]

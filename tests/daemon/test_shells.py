@@ -1,4 +1,4 @@
-"""The daemon seen from real zsh, bash and fish under a pty.
+"""The daemon seen from real zsh, bash, fish and nu under a pty.
 
 Live reload: each event reaches the shell at its next prompt without a cd.
 Trouble (SIGKILL, deleted socket, SIGSTOP): the prompt comes back quickly with
@@ -160,7 +160,8 @@ def test_nested_shell_and_daemon(kind: str, keyed: DaemonCtl,
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
     rc = {"zsh": f"ZDOTDIR={sh.quote(sh.rc_file.parent)} zsh -i",
           "bash": f"bash --noprofile --rcfile {sh.quote(sh.rc_file)} -i",
-          "fish": f"fish --no-config -C {sh.quote('source ' + str(sh.rc_file))}"}[kind]
+          "fish": f"fish --no-config -C {sh.quote('source ' + str(sh.rc_file))}",
+          "nu": sh.nested_line()}[kind]
     sh.run(rc, timeout=15)
     inner = sh.prompt_pid
     assert inner != sh.pid
@@ -213,10 +214,11 @@ def test_zsh_idle_prompt_and_cd_run_no_process(keyed: DaemonCtl,
     assert sh.env().get("ANTHROPIC_AUTH_TOKEN") is None
 
 
-@pytest.mark.parametrize("kind", ["bash", "fish"])
+@pytest.mark.parametrize("kind", ["bash", "fish", "nu"])
 def test_idle_prompts_run_no_process(kind: str, keyed: DaemonCtl,
                                      shell_factory: ShellFactory) -> None:
-    """strace: an idle prompt forks nothing in bash and fish either (a cd may run the client)."""
+    """strace: an idle prompt forks nothing in bash, fish and nu either (a cd may
+    run the client)."""
     proj = keyed.policy("proj")
     keyed.start()
     sh = shell_factory(kind, cwd=proj)

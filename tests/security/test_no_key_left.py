@@ -22,7 +22,11 @@ from .support import KINDS
 KEY = "sk-or-v1-" + "c0de" * 16
 # Every variable the shell has, exported or not, functions' locals gone.
 DUMP = {"zsh": "typeset -p; print -r -- $_", "bash": "declare -p; echo \"$_\"",
-        "fish": "set -L; set -S"}
+        "fish": "set -L; set -S",
+        # nu: the whole $env (records such as the hook's own state included)
+        # and every variable in scope.
+        "nu": "print ($env | to json -r --serialize); "
+              "print (scope variables | to json -r --serialize)"}
 
 
 def env(home: Home) -> dict[str, str]:
@@ -85,7 +89,7 @@ def test_every_command_that_may_hold_a_key_is_hardened(
 
 
 @pytest.mark.parametrize("daemon", ["on", "off"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "nu"])
 def test_no_shell_variable_keeps_the_key(kind: str, daemon: str, home: Home,
                                          shell_factory: Callable[..., Shell]) -> None:
     run_orenv(home, "key", "set", "work", input=KEY, check=True)

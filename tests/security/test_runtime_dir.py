@@ -4,7 +4,7 @@ With XDG_RUNTIME_DIR unset (su, sudo -i, SSH without pam_systemd, cron,
 containers) the runtime directory is ``$TMPDIR/orenv-UID`` in a shared, sticky
 directory. Here ``nobody`` (setpriv) creates it first, plants ``client.py``
 and listens on ``daemon.sock`` with an answer that would run code. Real zsh,
-bash and fish then change into a project: no planted code runs, nobody's
+bash, fish and nu then change into a project: no planted code runs, nobody's
 socket is never connected to, the policy applies, and the daemon runs in the
 next private place (the user's state directory; its socket path is longer
 than AF_UNIX allows, so that is exercised too).
@@ -130,7 +130,7 @@ def daemon_status(home: Home, env: dict[str, str]) -> dict[str, object]:
     return {}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "nu"])
 @pytest.mark.parametrize("squat", ["nobody-0755", "nobody-0700", "root-owned-0777"])
 def test_squatted_runtime_dir_is_passed_over(
     kind: str, squat: str, home: Home, shared_tmp: Path, shell_factory: Callable[..., Shell]
@@ -171,8 +171,9 @@ def test_squatted_runtime_dir_is_passed_over(
         served = sh.pid in [s["pid"] for s in shells.get("shells", [])]  # type: ignore[union-attr]
         # bash and fish cannot read a directory's mode with builtins: in a directory
         # of ours left open to everyone they see nobody's socket is not ours and
-        # keep to `orenv export` (safe, slower); zsh (zstat) finds the daemon.
-        assert served or (squat == "root-owned-0777" and kind != "zsh")
+        # keep to `orenv export` (safe, slower); zsh (zstat) and nu (`ls -l`)
+        # pass it over and find the daemon.
+        assert served or (squat == "root-owned-0777" and kind not in ("zsh", "nu"))
         # Python's own clients refuse nobody's socket too.
         out = run_orenv(home, "daemon", "status", "--json",
                         env={"XDG_RUNTIME_DIR": "", "TMPDIR": str(shared_tmp)})

@@ -20,7 +20,7 @@ from harness import Shell
 KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 KEY2 = "sk-or-v1-" + "fedcba9876543210" * 4
 USER_ANTHROPIC = "sk-ant-api03-USERSOWNKEY-do-not-leak-0000"
-KINDS = ["zsh", "bash", "fish"]
+KINDS = ["zsh", "bash", "fish", "nu"]
 
 POLICY = """\
 [openrouter]
@@ -58,12 +58,14 @@ def setup(home: Home) -> Home:
 ShellFactory = Callable[..., Shell]
 
 
+@pytest.mark.parametrize("how", ["eval", "sourced"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_enter_and_leave_restores_exactly(kind: str, setup: Home,
+def test_enter_and_leave_restores_exactly(kind: str, how: str, setup: Home,
                                           shell_factory: ShellFactory) -> None:
     proj = policy(setup, "proj")
+    # "sourced": the file `orenv hook --write` made, through install.sh's rc block.
     sh = shell_factory(kind, env={"ANTHROPIC_API_KEY": USER_ANTHROPIC,
-                                  "ANTHROPIC_MODEL": "user-model"})
+                                  "ANTHROPIC_MODEL": "user-model"}, sourced=how == "sourced")
     before = sh.env()
     assert before["ANTHROPIC_API_KEY"] == USER_ANTHROPIC
     out = sh.cd(proj)
@@ -121,11 +123,12 @@ def test_nested_inherit_and_disabled(kind: str, setup: Home,
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
 
 
+@pytest.mark.parametrize("how", ["eval", "sourced"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_untrusted_edited_reallowed_denied(kind: str, setup: Home,
+def test_untrusted_edited_reallowed_denied(kind: str, how: str, setup: Home,
                                            shell_factory: ShellFactory) -> None:
     proj = policy(setup, "proj", allow=False)
-    sh = shell_factory(kind)
+    sh = shell_factory(kind, sourced=how == "sourced")
     out = sh.cd(proj)
     assert out.count("not allowed yet") == 1 and "orenv allow" in out
     assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
@@ -160,7 +163,14 @@ def test_missing_key_and_broken_toml(kind: str, setup: Home,
     (broken / ".orenv.toml").write_text('[openrouter]\nkey = "work"\nmode = export\n')
     sh = shell_factory(kind)
     out = sh.cd(nokey)
-    assert "key 'absent' is not in the keyring" in out and "orenv key set absent" in out
+    assert "key 'absent' is not in the keyring (stored keys: work)" in out
+    assert "orenv key set absent" in out
+    assert len(out.strip().splitlines()) == 1
+    # A typo gets the nearest stored name, not a fix that stores a second key.
+    typo = policy(setup, "typo", '[openrouter]\nkey = "wrok"\n')
+    out = sh.cd(typo)
+    assert ("key 'wrok' is not in the keyring (did you mean 'work'?): fix the name, or store "
+            "a key under it with `orenv key set wrok`") in out
     assert len(out.strip().splitlines()) == 1
     assert not any(k.startswith("ANTHROPIC_") for k in sh.env())
     out = sh.cd(broken)
@@ -215,11 +225,19 @@ def test_dangerous_env_name_rejected(kind: str, setup: Home,
     assert "LD_PRELOAD" not in env and "ANTHROPIC_AUTH_TOKEN" not in env
 
 
+@pytest.mark.parametrize("how", ["eval", "sourced"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_cd_and_command_sees_new_env(kind: str, setup: Home,
+def test_cd_and_command_sees_new_env(kind: str, how: str, setup: Home,
                                      shell_factory: ShellFactory) -> None:
     proj = policy(setup, "proj")
-    sh = shell_factory(kind)
+    sh = shell_factory(kind, sourced=how == "sourced")
+    if kind == "nu":
+        # nu runs hooks only between command lines (README: not covered):
+        # `cd dir; cmd` has the old environment, the next line the new one.
+        out = sh.run(f"cd {sh.quote(proj)}; ^printenv ANTHROPIC_MODEL")
+        assert "sonnet" not in out
+        assert sh.run("^printenv ANTHROPIC_MODEL").strip().splitlines()[-1] == "sonnet"
+        return
     joiner = "; and" if kind == "fish" else " &&"
     out = sh.run(f"cd {sh.quote(proj)}{joiner} printenv ANTHROPIC_MODEL")
     assert out.strip().splitlines()[-1] == "sonnet"
@@ -234,13 +252,16 @@ def test_coexists_with_set_u_and_other_hooks(kind: str, setup: Home,
                "precmd_functions+=(other_hook)",
         "bash": "set -u\nPROMPT_COMMAND='OTHER_RAN=1'",
         "fish": "function other_hook --on-event fish_prompt\n set -g OTHER_RAN 1\nend",
+        "nu": "$env.config.hooks.pre_prompt = ($env.config.hooks.pre_prompt"
+              " | append {|| $env.OTHER_RAN = '1' })",
     }[kind]
     sh = shell_factory(kind, rc_before=before)
     assert "unbound" not in sh.startup_output and "parameter not set" not in sh.startup_output
     out = sh.cd(proj)
     assert "unbound" not in out and "parameter not set" not in out
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
-    assert sh.run("echo $OTHER_RAN").strip() == "1"
+    echo = "print $env.OTHER_RAN" if kind == "nu" else "echo $OTHER_RAN"
+    assert sh.run(echo).strip() == "1"
     out = sh.cd(setup.path)
     assert "unbound" not in out and "parameter not set" not in out
     assert "ANTHROPIC_AUTH_TOKEN" not in sh.env()
@@ -266,7 +287,8 @@ def test_nested_shell_leaves_cleanly(kind: str, setup: Home,
     # A child interactive shell of the same kind, with the same rc.
     rc = {"zsh": f"ZDOTDIR={sh.quote(sh.rc_file.parent)} zsh -i",
           "bash": f"bash --noprofile --rcfile {sh.quote(sh.rc_file)} -i",
-          "fish": f"fish --no-config -C {sh.quote('source ' + str(sh.rc_file))}"}[kind]
+          "fish": f"fish --no-config -C {sh.quote('source ' + str(sh.rc_file))}",
+          "nu": sh.nested_line()}[kind]
     sh.run(rc, timeout=15)
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
     sh.cd(setup.path)

@@ -23,9 +23,19 @@ def test_rendered_hook_parses(kind: str, tmp_path: Path) -> None:
     proc = subprocess.run([*CHECK[kind], str(f)], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     if kind == "bash":
-        sc = subprocess.run(["shellcheck", "-s", "bash", str(f)], capture_output=True,
-                            text=True, timeout=60)
-        assert sc.returncode == 0, sc.stdout
+        # What bash runs: the hook itself (handed over as one quoted string behind
+        # the version check, see orenv.shells.bash) and that check.
+        from orenv.shells._base import Shell
+        from orenv.shells.bash import version_guard
+
+        inner = Shell.hook(shells.get(kind), "/opt/my dir/it's/orenv")
+        assert text == version_guard(inner)
+        for name, code in (("inner", inner), ("guard", version_guard("true"))):
+            g = tmp_path / f"{name}.bash"
+            g.write_text(code)
+            sc = subprocess.run(["shellcheck", "-s", "bash", str(g)], capture_output=True,
+                                text=True, timeout=60)
+            assert sc.returncode == 0, sc.stdout
 
 
 @pytest.mark.parametrize("kind", ["zsh", "bash", "fish"])
