@@ -112,7 +112,11 @@ block() {
       printf '%s\n' 'if [ -x "$HOME/.local/bin/orenv" ]; then' \
         '  # The hook file `orenv hook --write` made: sourced with no process when it is' \
         '  # yours, in a directory of yours, and nobody else may write either.' \
-        '  __orenv_f="${XDG_DATA_HOME:-$HOME/.local/share}/orenv/hook.zsh"' \
+        '  # XDG_DATA_HOME counts only when absolute (the XDG rule; a relative one would' \
+        '  # name a directory of whatever repository the shell starts in).' \
+        '  __orenv_d=$HOME/.local/share/orenv' \
+        '  [[ ${XDG_DATA_HOME-} == /* ]] && __orenv_d=$XDG_DATA_HOME/orenv' \
+        '  __orenv_f=$__orenv_d/hook.zsh' \
         '  if [[ -f $__orenv_f && ! -L $__orenv_f && -O $__orenv_f && -O ${__orenv_f:h} &&' \
         '    ! -L ${__orenv_f:h} ]] && zmodload -F zsh/stat b:zstat 2>/dev/null &&' \
         '    zstat -A __orenv_m +mode -- $__orenv_f ${__orenv_f:h} 2>/dev/null &&' \
@@ -121,25 +125,35 @@ block() {
         '  else' \
         '    eval "$("$HOME/.local/bin/orenv" hook zsh --write)"' \
         '  fi' \
-        '  unset __orenv_f __orenv_m' \
-        '  fpath=("${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions" $fpath)' \
-        '  if (( $+functions[compdef] )); then autoload -Uz _orenv && compdef _orenv orenv; fi' \
+        '  # Completions from a directory of yours only (zsh autoloads what fpath holds).' \
+        '  if [[ -d $__orenv_d/completions && ! -L $__orenv_d/completions &&' \
+        '    -O $__orenv_d/completions && -O $__orenv_d/completions/_orenv ]]; then' \
+        '    fpath=("$__orenv_d/completions" $fpath)' \
+        '    if (( $+functions[compdef] )); then autoload -Uz _orenv && compdef _orenv orenv; fi' \
+        '  fi' \
+        '  unset __orenv_d __orenv_f __orenv_m' \
         'fi' ;;
     bash)
       printf '%s\n' 'if [ -x "$HOME/.local/bin/orenv" ]; then' \
         '  # The hook file `orenv hook --write` made: sourced with no process when it and' \
         '  # its directory are yours (bash has no builtin that reads a mode).' \
-        '  __orenv_f="${XDG_DATA_HOME:-$HOME/.local/share}/orenv/hook.bash"' \
+        '  # XDG_DATA_HOME counts only when absolute (the XDG rule; a relative one would' \
+        '  # name a directory of whatever repository the shell starts in).' \
+        '  __orenv_d=$HOME/.local/share/orenv' \
+        '  [[ ${XDG_DATA_HOME-} == /* ]] && __orenv_d=$XDG_DATA_HOME/orenv' \
+        '  __orenv_f=$__orenv_d/hook.bash' \
         '  if [[ -f $__orenv_f && ! -L $__orenv_f && -O $__orenv_f && -O ${__orenv_f%/*} &&' \
         '    ! -L ${__orenv_f%/*} ]]; then' \
         '    . "$__orenv_f"' \
         '  else' \
         '    eval "$("$HOME/.local/bin/orenv" hook bash --write)"' \
         '  fi' \
-        '  unset __orenv_f' \
-        '  if [ -r "${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions/orenv.bash" ]; then' \
-        '    . "${XDG_DATA_HOME:-$HOME/.local/share}/orenv/completions/orenv.bash"' \
+        '  __orenv_f=$__orenv_d/completions/orenv.bash' \
+        '  if [[ -f $__orenv_f && ! -L $__orenv_f && -O $__orenv_f && -O ${__orenv_f%/*} &&' \
+        '    ! -L ${__orenv_f%/*} ]]; then' \
+        '    . "$__orenv_f"' \
         '  fi' \
+        '  unset __orenv_d __orenv_f' \
         'fi' ;;
     fish)
       printf '%s\n' 'if test -x "$HOME/.local/bin/orenv"' \
@@ -284,14 +298,18 @@ put_completion() {
   fi
   mkdir -p "$(dirname "$2")"
   "$venv/bin/orenv" completion "$1" >"$2.tmp"
+  chmod 644 "$2.tmp"  # code your shell loads: nobody else may write it, whatever the umask
   mv -f "$2.tmp" "$2"
 }
 
 install() {
   command -v "$python" >/dev/null 2>&1 || { echo "install.sh: $python not found" >&2; exit 1; }
 
+  # orenv's data directory holds the hook files the rc lines source: private
+  # whatever the umask (002 on Fedora/RHEL would leave it group-writable).
+  mkdir -p "$(dirname "$venv")"
+  chmod 700 "$(dirname "$venv")"
   if [ ! -x "$venv/bin/python" ]; then
-    mkdir -p "$(dirname "$venv")"
     "$python" -m venv "$venv"
     say "created venv $venv"
   fi

@@ -150,6 +150,27 @@ def file_problem(path: Path) -> str | None:
     return None
 
 
+def _make_private(directory: Path) -> str | None:
+    """orenv's own data directory, made group- or world-writable by a umask such as
+    002 (Fedora, RHEL) or by hand: ours, so it is made private again (0700) rather
+    than given up on at every shell start; the note says so. A link, or a
+    directory of another user, is left as it is (and refused by ``file_problem``)."""
+    try:
+        st = os.lstat(directory)
+    except OSError:
+        return None
+    if not (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and st.st_mode & 0o022 and directory == paths.data_dir()):
+        return None
+    mode = stat.S_IMODE(st.st_mode)
+    try:
+        os.chmod(directory, mode & ~0o077)
+    except OSError:
+        return None  # then refused below, in one line
+    return (f"orenv: {safe(str(directory))} was writable by others (mode {mode:o}): made it "
+            "private (700); its hook file was not used and is written afresh")
+
+
 def write(shell_name: str, binary: str) -> str | None:
     """Write the hook file of *shell_name*; a one-line note when there is something to say.
 
@@ -161,6 +182,7 @@ def write(shell_name: str, binary: str) -> str | None:
     shell = SHELLS[shell_name]
     path = hook_path(shell_name)
     shown = safe(str(path))
+    fixed = _make_private(path.parent)
     problem = file_problem(path)
     if problem is not None and "directory" in problem:
         return (f"orenv: not using {shown}: {problem}; "
@@ -178,6 +200,8 @@ def write(shell_name: str, binary: str) -> str | None:
     except OSError as exc:
         return (f"orenv: cannot write {shown} ({exc.strerror}): "
                 f"the hook comes from `orenv hook {shell_name}` until it can")
+    if fixed is not None:
+        return fixed
     if problem is not None:
         return f"orenv: did not load {shown}: {problem}; wrote a fresh one"
     return None

@@ -19,7 +19,13 @@ import re
 import time
 from typing import Any
 
-from .errors import DaemonUnavailableError, OrenvError, SecretNotFoundError, UsageError
+from .errors import (
+    DaemonUnavailableError,
+    KeyringUnavailableError,
+    OrenvError,
+    SecretNotFoundError,
+    UsageError,
+)
 
 __all__ = [
     "STORE",
@@ -94,6 +100,11 @@ def _ask(obj: dict[str, Any], timeout: float) -> dict[str, Any]:
 
     try:
         answer = request(_sock(), obj, timeout=timeout)
+    except TimeoutError:
+        # Running but slow (or stopped): the keys may well be there still.
+        raise KeyringUnavailableError(
+            "the orenv daemon, which holds the keys of `orenv key add`, did not answer in "
+            "time; `orenv reload` asks again") from None
     except (OSError, ValueError) as exc:
         raise DaemonUnavailableError(
             "the orenv daemon is not running (memory keys live only in it)") from exc
@@ -105,11 +116,20 @@ def _ask(obj: dict[str, Any], timeout: float) -> dict[str, Any]:
     return answer
 
 
-def lookup(name: str, timeout: float = 1.0) -> str | None:
-    """The key *name* from the daemon's memory; None when it is not there or no daemon runs."""
+def lookup(name: str, timeout: float = 1.0, *, strict: bool = True) -> str | None:
+    """The key *name* from the daemon's memory; None when it is not there or no daemon runs.
+
+    A daemon that runs but does not answer in time raises ``KeyringUnavailableError``
+    when *strict* (the index says the key is in memory: it is not "gone"); otherwise
+    that counts as not held, and the keyring is asked next.
+    """
     try:
         answer = _ask({"op": "key-get", "name": name}, timeout)
     except (DaemonUnavailableError, SecretNotFoundError):
+        return None
+    except KeyringUnavailableError:
+        if strict:
+            raise
         return None
     value = answer.get("value")
     return value if isinstance(value, str) and value else None

@@ -28,6 +28,7 @@ __all__ = [
     "CACHE_NAME",
     "DEFAULT_TTL",
     "FALLBACK_DEFAULTS",
+    "SAFE_ID",
     "VARIANT_SUFFIXES",
     "Model",
     "base_model_id",
@@ -74,10 +75,17 @@ def _per_mtok(value: Any) -> float | None:
     return float(price * 1_000_000)
 
 
+# What a model ID may hold. The catalogue comes from the network (or a cache of
+# it): an ID with a line break, a quote or a shell character could otherwise
+# become policy text (`init`'s comments), completion words or terminal codes.
+SAFE_ID = re.compile(r"[A-Za-z0-9._:/@+~-]{1,200}\Z")
+
+
 def model_from_api(entry: Mapping[str, Any]) -> Model | None:
-    """A ``Model`` from one ``GET /models`` entry, or ``None`` if it has no id."""
+    """A ``Model`` from one ``GET /models`` entry, or ``None`` if its id is missing or
+    not of the characters model IDs use (``SAFE_ID``)."""
     model_id = entry.get("id")
-    if not isinstance(model_id, str) or not model_id:
+    if not isinstance(model_id, str) or not SAFE_ID.match(model_id):
         return None
     pricing = entry.get("pricing")
     pricing = pricing if isinstance(pricing, Mapping) else {}
@@ -120,9 +128,11 @@ def _models_of(data: Mapping[str, Any]) -> list[Model]:
         if not isinstance(entry, dict):
             continue
         try:
-            out.append(Model(**entry))
+            model = Model(**entry)
         except TypeError:
             return []  # written by another version: treat as no cache
+        if isinstance(model.id, str) and SAFE_ID.match(model.id):  # a cache others wrote
+            out.append(model)
     return out
 
 

@@ -314,7 +314,8 @@ def get_key(name: str, timeout: float | None = None, *, memory: bool = True) -> 
     if memory and (meta is None or store_of(meta) == "memory"):
         from . import memstore
 
-        held = memstore.lookup(name, timeout=max(timeout or DEFAULT_TIMEOUT, 0.2))
+        held = memstore.lookup(name, timeout=max(timeout or DEFAULT_TIMEOUT, 0.2),
+                               strict=meta is not None)
         if held is not None:
             return held
         if meta is not None:

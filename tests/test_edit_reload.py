@@ -196,14 +196,49 @@ def test_invalid_edit_without_a_terminal(keyed: Home, editor: Editor) -> None:
     assert proc.stderr == policy_error(path, BROKEN) + "\n"
     assert editor.runs == 1  # no question without a terminal
     assert "invalid TOML" in trust_state(home, proj)
-    # Fixed by hand, still not allowed: edit with no change now shows and allows it.
+    # Changed behind orenv's back (by hand, or a `git pull`): opening it and leaving it
+    # as it is shows what it would do, and does not trust it (reading is not allowing).
     path.write_text(text("fixed"))
     assert "changed since it was allowed" in trust_state(home, proj)
     editor.then(None)
     proc = edit(home, editor, cwd=proj)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == summary(path, "fixed")
+    assert proc.stdout.splitlines() == [
+        *summary(path, "fixed")[:-1],
+        f"not allowed: {path} (`orenv allow` trusts it after you have read it)"]
+    assert "changed since it was allowed" in trust_state(home, proj)
+    # Saved with a change of the user's: shown and allowed, as direnv edit does.
+    editor.then(text("mine"))
+    proc = edit(home, editor, cwd=proj)
+    assert proc.stdout.splitlines() == summary(path, "mine")
     assert trust_state(home, proj) == ""
+
+
+def test_an_unchanged_file_nobody_allowed_is_asked_about_on_a_tty(
+        keyed: Home, editor: Editor, shell_factory: ShellFactory) -> None:
+    home = keyed
+    proj = make_policy(home, "proj", text("theirs"), allow=False)
+    path = proj / ".orenv.toml"
+    sh = shell_factory("bash", cwd=proj, env={"EDITOR": editor.value})
+    sh.run("true")
+    question = f"{path} did not change and was never allowed; allow it? [y/N] "
+    editor.then(None)
+    sh.send_raw("orenv edit\r")
+    sh.proc.expect_exact(question, timeout=20)
+    said = str(sh.proc.before).replace("\r", "")
+    for line in summary(path, "theirs")[:-1]:  # shown before the question
+        assert f"{line}\n" in said, said
+    sh.send_raw("\r")  # the default: no
+    out = sh.expect_prompt(20).replace("\r", "")
+    assert f"not allowed: {path}" in out
+    assert sh.env().get("MARK") is None
+    editor.then(None)
+    sh.send_raw("orenv edit\r")
+    sh.proc.expect_exact(question, timeout=20)
+    sh.send_raw("y\r")
+    out = sh.expect_prompt(20).replace("\r", "")
+    assert f"allowed {path}" in out
+    assert sh.var("MARK") == "theirs"
 
 
 def test_unchanged_allowed_file_stays_allowed(keyed: Home, editor: Editor) -> None:
@@ -229,10 +264,10 @@ def test_nearest_policy_from_a_subdirectory_and_path_argument(keyed: Home,
     assert editor.argv()[-1] == str(proj / ".orenv.toml")
     assert proc.stdout.splitlines() == summary(proj / ".orenv.toml", "two")
     other = make_policy(home, "other", text("x"), allow=False)
-    editor.then(None)
+    editor.then(text("y"))
     proc = edit(home, editor, str(other), cwd=sub)
     assert editor.argv()[-1] == str(other / ".orenv.toml")
-    assert proc.stdout.splitlines() == summary(other / ".orenv.toml", "x")
+    assert proc.stdout.splitlines() == summary(other / ".orenv.toml", "y")
 
 
 def test_no_policy_creates_one_here(keyed: Home, editor: Editor) -> None:

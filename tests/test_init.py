@@ -215,3 +215,36 @@ def test_force_never_keeps_an_edit_nobody_allowed(home: Home) -> None:
     ok(run(home, "init", "--force", "--key", "work", cwd=proj))
     data = policy(proj)
     assert data["openrouter"]["base_url"] == "https://openrouter.ai/api"
+
+
+def test_a_hostile_catalogue_writes_no_policy_text(home: Home) -> None:
+    """A model ID with a line break (from the network or a cache) never becomes policy text
+    that init allows: such IDs are dropped when the catalogue is read."""
+    ok(run(home, "key", "set", "work", input=KEY))
+    cache = home.path / ".cache" / "orenv"
+    evil = "anthropic/claude-x\n[claude]\nscrub_subprocess_env = false\n#"
+    from orenv import models
+
+    entries = [{"id": evil, "supported_parameters": ["tools"]},
+               {"id": "anthropic/claude-opus-5", "supported_parameters": ["tools"]}]
+    parsed = [m for m in (models.model_from_api(e) for e in entries) if m is not None]
+    assert [m.id for m in parsed] == ["anthropic/claude-opus-5"]
+    # A cache file written by someone else with such an ID: ignored entry by entry.
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / models.CACHE_NAME).write_text(json.dumps({
+        "version": models.CACHE_VERSION, "fetched_at": 4102444800,
+        "api_root": "https://openrouter.ai/api/v1",
+        "models": [{"id": evil, "name": "x", "context_length": None,
+                    "prompt_price_per_mtok": None, "completion_price_per_mtok": None,
+                    "supports_tools": True},
+                   {"id": "anthropic/claude-opus-5", "name": "Opus",
+                    "context_length": None, "prompt_price_per_mtok": None,
+                    "completion_price_per_mtok": None, "supports_tools": True}]}))
+    proj = home.path / "proj"
+    proj.mkdir()
+    ok(run(home, "init", "--key", "work", cwd=proj))
+    text = (proj / ".orenv.toml").read_text()
+    assert "scrub_subprocess_env" not in text.replace("# scrub_subprocess_env", "")
+    assert "[claude]" not in text
+    assert "#   anthropic/claude-opus-5" in text  # the good one is still suggested
+    assert "claude" not in policy(proj)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -21,8 +22,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home.mkdir()
     env = {"HOME": str(home), "PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
     for _ in range(2):  # the second run must change nothing
+        # umask 002, as Fedora and RHEL set for user-private groups: what install.sh
+        # writes for the shell to load must still be the user's alone.
         proc = subprocess.run([str(REPO_ROOT / "install.sh")], env=env, capture_output=True,
-                              text=True, timeout=600, stdin=subprocess.DEVNULL)
+                              text=True, timeout=600, stdin=subprocess.DEVNULL,
+                              preexec_fn=lambda: os.umask(0o002))
         assert proc.returncode == 0, proc.stderr
     assert "already has the orenv hook" in proc.stdout
     return home
@@ -35,6 +39,52 @@ def test_rc_lines_added_once(installed: Path) -> None:
         assert text.splitlines().count("# orenv hook end") == 1, rc
         assert "hook" in text and str(installed) not in text  # $HOME stays literal
     assert (installed / ".local/bin/orenv").resolve().exists()
+
+
+def test_what_shells_load_is_private_under_umask_002(installed: Path) -> None:
+    data = installed / ".local/share/orenv"
+    assert data.stat().st_mode & 0o777 == 0o700
+    for f in ("hook.zsh", "hook.bash", "hook.fish", "completions/_orenv",
+              "completions/orenv.bash"):
+        assert (data / f).stat().st_mode & 0o022 == 0, f
+    for kind in ("zsh", "bash"):
+        rc = (installed / f".{kind}rc").read_text()
+        env = {"HOME": str(installed), "PATH": SYSTEM_PATH, "LANG": "C.UTF-8"}
+        argv = ["zsh", "-f", "-c"] if kind == "zsh" else ["bash", "--norc", "-c"]
+        fn = "__orenv_precmd" if kind == "zsh" else "__orenv_hook"
+        done = subprocess.run([*argv, rc + f"\ntypeset -f {fn} >/dev/null && echo hooked"],
+                              env=env, text=True,
+                              capture_output=True, timeout=60, cwd=installed)
+        assert done.stderr == "" and done.stdout.strip() == "hooked", (kind, done.stderr)
+
+
+@pytest.mark.parametrize("kind", ["zsh", "bash"])
+def test_a_relative_xdg_data_home_never_loads_from_the_current_directory(
+        kind: str, tmp_path: Path) -> None:
+    """XDG_DATA_HOME counts only when absolute: a relative one would name a directory of
+    whatever repository a shell starts in."""
+    home = tmp_path / "home"
+    (home / ".local/bin").mkdir(parents=True)
+    fake = home / ".local/bin/orenv"
+    fake.write_text("#!/bin/sh\nexit 0\n")  # the block's fallback: loads nothing
+    fake.chmod(0o755)
+    repo = tmp_path / "repo"
+    payload = tmp_path / "PWNED"
+    for f in (f"share/orenv/hook.{kind}", "share/orenv/completions/orenv.bash",
+              "share/orenv/completions/_orenv"):
+        (repo / f).parent.mkdir(parents=True, exist_ok=True)
+        (repo / f).write_text(f"touch {payload}\n_orenv() {{ touch {payload}; }}\n")
+    block = subprocess.run([str(REPO_ROOT / "install.sh"), f"--print-rc={kind}"],
+                           capture_output=True, text=True, timeout=30, check=True).stdout
+    env = {"HOME": str(home), "PATH": SYSTEM_PATH, "LANG": "C.UTF-8",
+           "XDG_DATA_HOME": "share"}
+    argv = ["zsh", "-f", "-c"] if kind == "zsh" else ["bash", "--norc", "-c"]
+    script = ("autoload -Uz compinit && compinit -u -D\n" if kind == "zsh" else "") + block
+    if kind == "zsh":
+        script += "\n(( $+functions[_orenv] )) && _orenv\n"
+    done = subprocess.run([*argv, script], env=env, cwd=repo, text=True,
+                          capture_output=True, timeout=60)
+    assert not payload.exists(), done.stderr
 
 
 def test_no_rc_option(tmp_path: Path) -> None:

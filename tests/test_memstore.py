@@ -118,3 +118,30 @@ def test_without_secret_service_every_fix_points_to_key_add(tmp_path: Path) -> N
     fixes = [ln for ln in doc.stdout.splitlines() if "key" in ln and "fix:" in ln]
     assert fixes and all("orenv key set" not in ln for ln in fixes)
     assert any("orenv key add work" in ln for ln in fixes)
+
+
+def test_a_slow_daemon_is_not_a_lost_key(home: Home) -> None:
+    """The daemon runs but does not answer (stopped, or loaded): a memory key is reported
+    as unreachable for now, never as gone (which would tell the user to add it again)."""
+    import os
+    import signal
+
+    run_orenv(home, "daemon", "start", check=True)
+    try:
+        run_orenv(home, "key", "add", "mem", input=KEY, check=True)
+        proj = home.path / "p"
+        proj.mkdir()
+        (proj / ".orenv.toml").write_text('[openrouter]\nkey = "mem"\n')
+        run_orenv(home, "allow", str(proj), check=True)
+        pid = int((home.runtime / "orenv" / "daemon.pid").read_text())
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            proc = run_orenv(home, "token", cwd=proj)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert proc.returncode != 0 and KEY not in proc.stdout + proc.stderr
+        assert "did not answer in time" in proc.stderr, proc.stderr
+        assert "no longer in memory" not in proc.stderr
+        assert (run_orenv(home, "token", cwd=proj, check=True).stdout.strip() == KEY) is True
+    finally:
+        run_orenv(home, "daemon", "stop")

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import guard, trust
@@ -77,8 +77,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def allow_file(path: str, pf: PolicyFile) -> None:
-    """Show what *pf* (one read of *path*) will do, then trust exactly those bytes."""
+def allow_file(path: str, pf: PolicyFile, confirm: Callable[[], bool] | None = None) -> bool:
+    """Show what *pf* (one read of *path*) will do, then trust exactly those bytes.
+
+    *confirm*: asked after the summary; a no leaves the file untrusted (False).
+    """
     warning = None
     try:
         config = load_config()
@@ -101,12 +104,16 @@ def allow_file(path: str, pf: PolicyFile) -> None:
                                     policy_env(policy, {}, key_value=None), policy.mode)
     except OrenvError as exc:
         warning = exc.message
+    if confirm is not None and not confirm():
+        say(f"not allowed: {path} (`orenv allow` trusts it after you have read it)")
+        return False
     trust.allow(path, pf.content)
     touch_stamp()
     say(f"allowed {path}")
     sync_helpers()
     if warning:
         say(f"orenv: warning: allowed, but it will not apply yet: {warning}", file=sys.stderr)
+    return True
 
 
 def register(sub: Any) -> None:

@@ -12,7 +12,6 @@ them.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -52,9 +51,6 @@ _WORDS: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {
     (("init",), "--mode"): ("export", "exec", "helper"),  # policy.MODES
 }
 
-# Model IDs are printed only if made of these characters: a catalogue comes from
-# the network, and a completion script must never hand a shell anything to expand.
-_SAFE_ID = re.compile(r"[A-Za-z0-9._:/@+~-]+\Z")
 
 _BASH = r"""
 _orenv_complete_list() {  # $1: keys|models, $2: the word so far
@@ -117,9 +113,11 @@ def list_items(kind: str) -> list[str]:
         from ..secrets import key_names
 
         return key_names()
-    from ..models import cached_models
+    from ..models import SAFE_ID, cached_models
 
-    ids = {m.id for m in cached_models() or () if m.supports_tools and _SAFE_ID.match(m.id)}
+    # Only IDs of model-ID characters (models.SAFE_ID): a catalogue comes from the
+    # network, and a completion must never hand a shell anything to expand.
+    ids = {m.id for m in cached_models() or () if m.supports_tools and SAFE_ID.match(m.id)}
     return sorted(ids)
 
 

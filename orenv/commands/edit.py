@@ -219,7 +219,18 @@ def run_edit(args: argparse.Namespace) -> int:
         return 0
     from .allow import allow_file
 
-    allow_file(path, pf)
+    confirm = None
+    if before is not None and pf.content == before:
+        # A file nobody allowed (a cloned repository's), opened and left as it was:
+        # reading it is not trusting it. Shown, then asked on a terminal.
+        def confirm() -> bool:
+            if not (sys.stdin is not None and sys.stdin.isatty()):
+                return False
+            sys.stderr.write(f"{path} did not change and was never allowed; allow it? [y/N] ")
+            sys.stderr.flush()
+            answer = sys.stdin.readline()
+            return answer.strip().lower() in ("y", "yes")
+    allow_file(path, pf, confirm)
     return 0
 
 

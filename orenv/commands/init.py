@@ -38,7 +38,12 @@ def _suggestions() -> list[str]:
         models = cached_models() or []
     except Exception:
         return []
-    return [m.id for m in models if getattr(m, "supports_tools", False)][:12]
+    # Written into the policy as comments: only IDs of model-ID characters (a
+    # line break in one would become policy text that `init` then allows).
+    from ..models import SAFE_ID
+
+    return [m.id for m in models
+            if getattr(m, "supports_tools", False) and SAFE_ID.match(m.id)][:12]
 
 
 def template(key: str | None, mode: str | None, base_url: str | None, name: str | None = None,

@@ -54,6 +54,7 @@ KEYRING_TIMEOUT = float(os.environ.get("ORENV_DAEMON_KEYRING_TIMEOUT", "0.4"))
 DEFAULT_LINGER = 10.0
 MAX_ENTRIES = 256
 DEBOUNCE = 0.03
+NOTICE_WAIT = 0.15  # seconds an answer may wait for the refresher's session scan
 PROMPT_SCAN = 0.2  # seconds a reload the shell noticed first may spend finding claude sessions
 TICK = 1.0
 _SESSION_OK = frozenset("0123456789")
@@ -469,8 +470,10 @@ class Daemon:
             sess = self.sessions.get(pid)
             waiter = sess.pending if sess is not None else None
         if waiter is not None and fresh:
-            # The refresher is looking for sessions for this very reload.
-            waiter.wait(claude_sessions.SCAN_SECONDS + 0.2)
+            # The refresher is looking for sessions for this very reload: wait a
+            # little, well within the client's deadline (0.45 s); if it takes
+            # longer, the notice comes with this shell's next answer.
+            waiter.wait(NOTICE_WAIT)
         with self.lock:
             sess = self.sessions.get(pid)
             if sess is None:

@@ -133,7 +133,9 @@ def test_file_or_directory_writable_by_others_is_not_sourced_zsh(
     assert len(lines) == 1 and "it is writable by others" in lines[0], lines
     assert "loaded proj" in sh.cd(proj)
     assert path.stat().st_mode & 0o777 == 0o644  # replaced by a fresh one
-    # A directory others may write: nothing is sourced from it or written there.
+    # orenv's data directory open to others (a umask of 002, or by hand): nothing is
+    # sourced from it; it is made private again, once, with one line, and the file
+    # written afresh, so the next shell starts with no process and no line.
     _plant(path, payload)
     path.chmod(0o644)
     (setup.data / "orenv").chmod(0o777)
@@ -141,9 +143,13 @@ def test_file_or_directory_writable_by_others_is_not_sourced_zsh(
         sh2 = shell_factory("zsh", sourced=True, prewrite=False)
         assert not payload.exists()
         lines = sh2.startup_output.strip().splitlines()
-        assert len(lines) == 1 and "its directory is writable by others" in lines[0], lines
-        assert str(payload) in path.read_text()  # left alone
+        assert len(lines) == 1 and "was writable by others (mode 777): made it private" \
+            in lines[0], lines
+        assert (setup.data / "orenv").stat().st_mode & 0o777 == 0o700
+        assert str(payload) not in path.read_text()  # written afresh
         assert "loaded proj" in sh2.cd(proj)
+        sh3 = shell_factory("zsh", sourced=True, prewrite=False)
+        assert sh3.startup_output.strip() == ""
     finally:
         (setup.data / "orenv").chmod(0o700)
 
