@@ -377,7 +377,7 @@ end
 
     # -- interaction ----------------------------------------------------------------
 
-    def _wait_prompt(self, timeout: float, what: str) -> str:
+    def _wait_prompt(self, timeout: float, what: str, *, ran: bool = False) -> str:
         """Read until a new prompt; return the raw text before it.
 
         A prompt is new when its number is higher than the last one seen from
@@ -414,6 +414,12 @@ end
             match = self.proc.match
             assert match is not None
             pid, n = int(match.group(1)), int(match.group(2))
+            if ran and n > self._seen.get(pid, 0) and self._go not in "".join(chunks):
+                # A prompt drawn before the command started (a shell redrawing
+                # after a Ctrl-C, as nu may): counted, and the next one awaited.
+                self._seen[pid] = n
+                chunks.append(match.group(0))
+                continue
             if n > self._seen.get(pid, 0):
                 self._seen[pid] = n
                 self._count += 1
@@ -447,7 +453,9 @@ end
             line = "null"
         timeout = self.timeout if timeout is None else timeout
         self.proc.send(line + "\r")
-        raw = self._wait_prompt(timeout, line)
+        # A command line prints the start marker before it runs (preexec, PS0,
+        # pre_execution): only a prompt after it ends this command.
+        raw = self._wait_prompt(timeout, line, ran=bool(line.strip()))
         out = self._clean(raw)
         self.transcript.append((line, out))
         return out
