@@ -5,11 +5,18 @@ depends on (each ancestor of a known working directory: a ``.orenv.toml``
 created or deleted there changes the answer), plus the trust store
 (recursive), the runtime directory (the global stamp) and the config
 directory. Only events that can change an answer reach the callback.
+
+Locks: watchdog dispatches events while holding its observer's lock, and
+``schedule``/``unschedule`` take that lock too. Requests take ``Watcher.lock``
+and then schedule, so the dispatch thread must never wait for
+``Watcher.lock`` (the two would deadlock, and the daemon could neither answer
+nor exit): it only queues each event, and a thread of ours handles them.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -54,19 +61,26 @@ def ancestors(directory: str) -> list[str]:
 
 
 class _Handler(FileSystemEventHandler):
+    """Runs on watchdog's dispatch thread, which holds the observer's lock: it only
+    queues (see the module docstring); ``Watcher._drain`` does the work."""
+
     def __init__(self, owner: Watcher) -> None:
         self.owner = owner
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
-        if event.is_directory and event.event_type in ("deleted", "moved"):
-            # A watched directory that is gone or renamed watches nothing any
-            # more: drop it, so that it is watched again once it is back.
-            self.owner.dropped(os.fsdecode(event.src_path))
-        for p in (event.src_path, getattr(event, "dest_path", "")):
-            if p:
-                self.owner.classify(os.fsdecode(p))
+        self.owner.events.put(event)
+
+
+def _handle(owner: Watcher, event: FileSystemEvent) -> None:
+    if event.is_directory and event.event_type in ("deleted", "moved"):
+        # A watched directory that is gone or renamed watches nothing any
+        # more: drop it, so that it is watched again once it is back.
+        owner.dropped(os.fsdecode(event.src_path))
+    for p in (event.src_path, getattr(event, "dest_path", "")):
+        if p:
+            owner.classify(os.fsdecode(p))
 
 
 class Watcher:
@@ -78,6 +92,8 @@ class Watcher:
         self.callback = callback
         self.observer: Any = Observer(timeout=3)
         self.handler = _Handler(self)
+        self.events: queue.SimpleQueue[FileSystemEvent | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._drain, name="orenv-events", daemon=True)
         self.lock = threading.Lock()
         self.watches: dict[str, Any] = {}
         # Paths an answer depends on (present or not), and directories whose
@@ -104,8 +120,17 @@ class Watcher:
             except OSError:
                 pass
         self.observer.daemon = True
+        self._worker.start()
         self.observer.start()
         self.ensure_globals()
+
+    def _drain(self) -> None:
+        """Handle queued events in order, off watchdog's dispatch thread."""
+        while (event := self.events.get()) is not None:
+            try:
+                _handle(self, event)
+            except Exception:  # noqa: S112  # one bad event must not stop the watching
+                continue
 
     def ensure_globals(self) -> None:
         """Watch the global directories that exist (again), and their parents."""
@@ -134,6 +159,9 @@ class Watcher:
             self.observer.join(timeout=1)
         except RuntimeError:
             pass
+        self.events.put(None)
+        if self._worker.is_alive():
+            self._worker.join(timeout=1)
 
     def classify(self, path: str) -> None:
         if path in self.globals:
