@@ -13,7 +13,29 @@ from ..errors import OrenvError
 from ..paths import POLICY_NAME
 from ..policy import find_nearest
 
-__all__ = ["cwd", "print_json", "process_dirs", "say", "table", "target_policy"]
+__all__ = ["ask", "confirm", "cwd", "interactive", "print_json", "process_dirs", "say", "table",
+           "target_policy"]
+
+
+def interactive() -> bool:
+    """Is stdin a terminal (a person who can answer a question)?"""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def ask(question: str) -> str | None:
+    """One line typed at the terminal, stripped (None at end of input)."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    try:
+        line = sys.stdin.readline()
+    except (EOFError, OSError):
+        return None
+    return line.strip() if line else None
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal; anything but yes (or end of input) is no."""
+    return (ask(question) or "").lower() in ("y", "yes")
 
 
 def cwd(directory: str | None = None) -> str:

@@ -36,7 +36,7 @@ from .._fsutil import atomic_write, touch_stamp
 from ..errors import ExitCode, OrenvError, PolicyError, UsageError
 from ..paths import POLICY_NAME
 from ..policy import find_nearest, parse, read_policy_file
-from ._common import cwd, say, sync_helpers, target_policy
+from ._common import confirm, cwd, interactive, say, sync_helpers, target_policy
 
 __all__ = ["register"]
 
@@ -219,18 +219,13 @@ def run_edit(args: argparse.Namespace) -> int:
         return 0
     from .allow import allow_file
 
-    confirm = None
-    if before is not None and pf.content == before:
+    def confirm_allow() -> bool:
         # A file nobody allowed (a cloned repository's), opened and left as it was:
         # reading it is not trusting it. Shown, then asked on a terminal.
-        def confirm() -> bool:
-            if not (sys.stdin is not None and sys.stdin.isatty()):
-                return False
-            sys.stderr.write(f"{path} did not change and was never allowed; allow it? [y/N] ")
-            sys.stderr.flush()
-            answer = sys.stdin.readline()
-            return answer.strip().lower() in ("y", "yes")
-    allow_file(path, pf, confirm)
+        return interactive() and confirm(
+            f"{path} did not change and was never allowed; allow it? [y/N] ")
+
+    allow_file(path, pf, confirm_allow if pf.content == before else None)
     return 0
 
 

@@ -16,7 +16,7 @@ from ..models import FALLBACK_DEFAULTS
 from ..paths import POLICY_NAME
 from ..policy import DEFAULT_BASE_URL, KEY_NAME_RE, MODES, find_nearest, parse
 from . import key_provision
-from ._common import cwd, say, sync_helpers
+from ._common import ask, cwd, interactive, say, sync_helpers
 
 __all__ = ["register", "template"]
 
@@ -145,21 +145,6 @@ def template(key: str | None, mode: str | None, base_url: str | None, name: str 
     return "\n".join(lines)
 
 
-def _tty() -> bool:
-    return sys.stdin is not None and sys.stdin.isatty()
-
-
-def _ask(question: str) -> str | None:
-    """One line typed at the terminal (None at end of input)."""
-    sys.stderr.write(question)
-    sys.stderr.flush()
-    try:
-        line = sys.stdin.readline()
-    except (EOFError, OSError):
-        return None
-    return line.strip() if line else None
-
-
 def _stored_keys() -> list[str]:
     """Names of the stored (non-management) keys, from the index only."""
     from ..secrets import _read_index
@@ -181,20 +166,20 @@ def _choose_key() -> str:
     if len(names) == 1:
         return names[0]
     if names:
-        if not _tty():
+        if not interactive():
             raise UsageError(f"several keys are stored ({', '.join(names)}): choose one with "
                              "`orenv init --key NAME`; nothing was written")
         say("Which key should this project use?", file=sys.stderr)
         for i, n in enumerate(names, 1):
             say(f"  {i}) {n}", file=sys.stderr)
-        choice = _ask(f"key [1-{len(names)} or a name]: ") or ""
+        choice = ask(f"key [1-{len(names)} or a name]: ") or ""
         if choice.isdigit() and 1 <= int(choice) <= len(names):
             return names[int(choice) - 1]
         if choice in names:
             return choice
         raise UsageError(f"no stored key {choice!r}{did_you_mean(choice, names)}; "
                          "nothing was written")
-    if not _tty():
+    if not interactive():
         raise UsageError("no key is stored yet: store one with `orenv key set NAME` (it reads "
                          "the key from stdin), then run `orenv init --key NAME`; "
                          "nothing was written")
@@ -203,7 +188,7 @@ def _choose_key() -> str:
 
     say("No OpenRouter key is stored yet; orenv keeps it in your keyring, never in a file.",
         file=sys.stderr)
-    answer = _ask("name for the key [default]: ")
+    answer = ask("name for the key [default]: ")
     if answer is None:
         raise UsageError("no key given (end of input); nothing was written")
     name = secrets.validate_name(answer or "default")
@@ -249,9 +234,9 @@ def _decide_inherit(args: argparse.Namespace, above: str | None) -> bool:
             raise UsageError("--inherit: no .orenv.toml applies above this directory; "
                              "nothing was written")
         return bool(args.inherit)
-    if above is None or not _tty():
+    if above is None or not interactive():
         return False
-    answer = _ask(f"{safe(above)} applies above this directory. Layer the new policy over "
+    answer = ask(f"{safe(above)} applies above this directory. Layer the new policy over "
                   "it (inherit = true, keeping its key, models and routing unless set "
                   "here)? [Y/n] ")
     return answer is not None and answer.lower() in ("", "y", "yes")

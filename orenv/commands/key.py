@@ -16,7 +16,7 @@ from typing import Any
 from .. import keychecks, secrets, trust
 from ..errors import PolicyError, SecretNotFoundError, UsageError
 from ..policy import find_chain, read_policy_file
-from ._common import print_json, say, table
+from ._common import confirm, interactive, print_json, say, table
 
 __all__ = ["known_policies", "policies_using", "read_secret", "register"]
 
@@ -46,26 +46,15 @@ def _existing_mask(name: str) -> str | None:
         return None
 
 
-def _confirm(question: str) -> bool:
-    """Ask on the terminal; anything but yes (or end of input) is no."""
-    sys.stderr.write(question)
-    sys.stderr.flush()
-    try:
-        answer = sys.stdin.readline()
-    except (EOFError, OSError):
-        return False
-    return answer.strip().lower() in ("y", "yes")
-
-
 def run_set(args: argparse.Namespace) -> int:
     name = secrets.validate_name(args.name)
     old = _existing_mask(name)
     if old is not None and not args.force:
         question = f"key {name!r} already exists ({old}); replace it? [y/N] "
-        if not (sys.stdin is not None and sys.stdin.isatty()):
+        if not interactive():
             raise UsageError(f"key {name!r} already exists; nothing was changed: "
                              "use --force to replace it")
-        if not _confirm(question):
+        if not confirm(question):
             raise UsageError(f"kept key {name!r}; nothing was changed")
     value = read_secret(f"OpenRouter key for {name!r} (input hidden): ")
     if not secrets.looks_like_key(value) and not args.force:

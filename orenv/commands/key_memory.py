@@ -15,14 +15,14 @@ from typing import Any
 
 from .. import keychecks, memstore, secrets
 from ..errors import UsageError
-from ._common import say
+from ._common import confirm, interactive, say
 
 __all__ = ["register"]
 
 
 def run_add(args: argparse.Namespace) -> int:
     from .daemon import ensure_running
-    from .key import _confirm, read_secret
+    from .key import read_secret
 
     name = secrets.validate_name(args.name)
     lifetime = memstore.parse_lifetime(args.lifetime) if args.lifetime else None
@@ -34,10 +34,10 @@ def run_add(args: argparse.Namespace) -> int:
     if held is not None and not args.force:
         old = secrets.mask(held)
         del held
-        if not (sys.stdin is not None and sys.stdin.isatty()):
+        if not interactive():
             raise UsageError(f"key {name!r} is already held in memory; nothing was changed: "
                              "use --force to replace it")
-        if not _confirm(f"key {name!r} is already held in memory ({old}); replace it? [y/N] "):
+        if not confirm(f"key {name!r} is already held in memory ({old}); replace it? [y/N] "):
             raise UsageError(f"kept key {name!r}; nothing was changed")
     value = read_secret(f"OpenRouter key for {name!r} (input hidden; held in memory only): ")
     if not secrets.looks_like_key(value) and not args.force:

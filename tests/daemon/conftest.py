@@ -9,6 +9,7 @@ afterwards (a leak), after killing it.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -20,6 +21,8 @@ from typing import Any
 import psutil
 import pytest
 from conftest import Home, make_policy, run_orenv
+
+from orenv.daemon import server
 
 KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 KEY2 = "sk-or-v1-" + "fedcba9876543210" * 4
@@ -161,3 +164,20 @@ def env_of(pid: int) -> dict[str, str]:
 
 
 __all__ = ["KEY", "KEY2", "KINDS", "POLICY", "DaemonCtl", "daemon_procs", "env_of"]
+
+
+@pytest.fixture
+def daemon(keyed: DaemonCtl, monkeypatch: pytest.MonkeyPatch) -> server.Daemon:
+    """A Daemon object in this process, for the user of *keyed* (no socket, no thread)."""
+    for k, v in keyed.home.env.items():
+        monkeypatch.setenv(k, v)
+    # As the dctl daemons have (ORENV_DAEMON_KEYRING_TIMEOUT): a loaded test
+    # machine can take longer than the product's 0.4 s to read a key.
+    monkeypatch.setattr(server, "KEYRING_TIMEOUT", 3.0)
+    return server.Daemon(linger=1)
+
+
+def export_request(cwd: Path, why: str = "cd") -> dict[str, Any]:
+    """What bash's hook asks the daemon on a cd (or a change) in *cwd*, as this process."""
+    return {"op": "export", "shell": "bash", "cwd": str(cwd), "env": {}, "why": why,
+            "session": str(os.getpid())}

@@ -19,22 +19,7 @@ from orenv.activation import Activation
 from orenv.daemon import server
 from orenv.daemon.server import Daemon
 
-from .conftest import KEY, KEY2, DaemonCtl
-
-
-@pytest.fixture
-def daemon(keyed: DaemonCtl, monkeypatch: pytest.MonkeyPatch) -> Daemon:
-    for k, v in keyed.home.env.items():
-        monkeypatch.setenv(k, v)
-    # As the dctl daemons have (ORENV_DAEMON_KEYRING_TIMEOUT): a loaded test
-    # machine can take longer than the product's 0.4 s to read a key.
-    monkeypatch.setattr(server, "KEYRING_TIMEOUT", 3.0)
-    return Daemon(linger=1)
-
-
-def _request(cwd: Path, why: str = "cd") -> dict[str, Any]:
-    return {"op": "export", "shell": "bash", "cwd": str(cwd), "env": {}, "why": why,
-            "session": str(os.getpid())}
+from .conftest import KEY, KEY2, DaemonCtl, export_request
 
 
 def _once_after(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
@@ -79,12 +64,12 @@ def test_key_rotated_during_a_computation_reaches_the_shell(
         keyed.orenv("key", "set", "--force", "work", input=KEY2)
 
     _once_after(monkeypatch, rotate_late)
-    code = daemon.export(_request(proj))
+    code = daemon.export(export_request(proj))
     # Booleans only: a failing assert must not print the code (it holds a key).
     had_old, times = KEY in code, _watched(code, daemon.sessions_dir)
     assert had_old
     assert _reloads(times), times
-    code = daemon.export(_request(proj, "change"))
+    code = daemon.export(export_request(proj, "change"))
     has_new = KEY2 in code and KEY not in code
     assert has_new
 
@@ -93,7 +78,7 @@ def test_live_reload_during_a_computation_is_not_swallowed(
     keyed: DaemonCtl, daemon: Daemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     proj = keyed.policy("proj", '[openrouter]\nkey = "work"\n[env]\nWHICH = "one"\n')
-    daemon.export(_request(proj))
+    daemon.export(export_request(proj))
     sess = daemon.sessions[os.getpid()]
 
     def edit_and_signal() -> None:
@@ -102,9 +87,9 @@ def test_live_reload_during_a_computation_is_not_swallowed(
         daemon.refresh_session(sess)  # what the file event makes the refresher do
 
     _once_after(monkeypatch, edit_and_signal)
-    code = daemon.export(_request(proj, "change"))
+    code = daemon.export(export_request(proj, "change"))
     assert "__orenv_set 'WHICH' 'one'" in code
     times = _watched(code, daemon.sessions_dir)
     assert _reloads(times), times
-    code = daemon.export(_request(proj, "change"))
+    code = daemon.export(export_request(proj, "change"))
     assert "__orenv_set 'WHICH' 'two'" in code

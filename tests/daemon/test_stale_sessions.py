@@ -23,21 +23,12 @@ import pytest
 
 from orenv import sessions
 from orenv.activation import compute
-from orenv.daemon import server
 from orenv.daemon.server import Daemon
 
-from .conftest import KEY, KEY2, DaemonCtl
+from .conftest import KEY, KEY2, DaemonCtl, export_request
 
 POLICY = ('[openrouter]\nkey = "work"\nmode = "{mode}"\n'
           '[models]\nopus = "anthropic/claude-opus-4.5"\n')
-
-
-@pytest.fixture
-def daemon(keyed: DaemonCtl, monkeypatch: pytest.MonkeyPatch) -> Daemon:
-    for k, v in keyed.home.env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setattr(server, "KEYRING_TIMEOUT", 3.0)
-    return Daemon(linger=1)
 
 
 @pytest.fixture
@@ -71,11 +62,6 @@ def claude(tmp_path: Path) -> Iterator[Callable[[Path, str], int]]:
         proc.wait()
 
 
-def _request(cwd: Path, why: str = "cd") -> dict[str, Any]:
-    return {"op": "export", "shell": "bash", "cwd": str(cwd), "env": {}, "why": why,
-            "session": str(os.getpid())}
-
-
 def _notices(code: str) -> list[str]:
     """The notice lines of an answer (never the rest: it holds the key)."""
     return [line for line in code.splitlines() if "running claude session" in line]
@@ -88,22 +74,22 @@ def _line(text: str) -> str:
 def test_shell_sees_a_policy_change_first(keyed: DaemonCtl, daemon: Daemon,
                                           claude: Callable[[Path, str], int]) -> None:
     proj = keyed.policy("proj", POLICY.format(mode="export"))
-    assert _notices(daemon.export(_request(proj))) == []
+    assert _notices(daemon.export(export_request(proj))) == []
     pid = claude(proj, KEY)
     keyed.orenv("set", "models.opus", "anthropic/claude-opus-4.6", cwd=proj)
-    assert _notices(daemon.export(_request(proj, "change"))) == [_line(
+    assert _notices(daemon.export(export_request(proj, "change"))) == [_line(
         f"orenv: 1 running claude session in this project still uses the previous models "
         f"(pid {pid}): restart it")]
-    assert _notices(daemon.export(_request(proj, "change"))) == []
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
     # The refresher comes later: the shell has this answer and has been told.
     daemon.refresh_session(daemon.sessions[os.getpid()])
-    assert _notices(daemon.export(_request(proj, "change"))) == []
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
 
 
 def test_refresher_sees_a_key_rotation_first(keyed: DaemonCtl, daemon: Daemon,
                                              claude: Callable[[Path, str], int]) -> None:
     proj = keyed.policy("proj", POLICY.format(mode="export"))
-    daemon.export(_request(proj))
+    daemon.export(export_request(proj))
     pid = claude(proj, KEY)
     stamp = daemon.sessions_dir / f"{os.getpid()}.stamp"
     before = stamp.stat().st_mtime_ns
@@ -111,13 +97,13 @@ def test_refresher_sees_a_key_rotation_first(keyed: DaemonCtl, daemon: Daemon,
     daemon._on_event(str(daemon.keys_file), "keys")  # what the file event does
     daemon.refresh_session(daemon.sessions[os.getpid()])
     assert stamp.stat().st_mtime_ns > before  # the shell asks at its next prompt
-    code = daemon.export(_request(proj, "change"))
+    code = daemon.export(export_request(proj, "change"))
     assert KEY2 in code and KEY not in code
     assert _notices(code) == [_line(
         f"orenv: 1 running claude session in this project still uses the previous key "
         f"(pid {pid}): restart it")]
-    assert _notices(daemon.export(_request(proj, "change"))) == []
-    assert _notices(daemon.export(_request(proj))) == []
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
+    assert _notices(daemon.export(export_request(proj))) == []
     log = (keyed.home.state / "orenv" / "daemon.log")
     if log.exists():
         assert KEY not in log.read_text() and KEY2 not in log.read_text()
@@ -128,7 +114,7 @@ def test_shell_asking_while_the_refresher_scans_gets_the_notice_once(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
     proj = keyed.policy("proj", POLICY.format(mode="export"))
-    daemon.export(_request(proj))
+    daemon.export(export_request(proj))
     pid = claude(proj, KEY)
     real = sessions.scan
     scanning = threading.Event()
@@ -148,31 +134,31 @@ def test_shell_asking_while_the_refresher_scans_gets_the_notice_once(
     # The shell's reload, while the refresher looks for sessions for that answer:
     # it waits a little (never past the client's deadline), and a notice the scan
     # finds later comes with the next answer, once.
-    code = daemon.export(_request(proj, "change"))
+    code = daemon.export(export_request(proj, "change"))
     refresher.join()
-    said = _notices(code) + _notices(daemon.export(_request(proj, "change")))
+    said = _notices(code) + _notices(daemon.export(export_request(proj, "change")))
     assert said == [_line(
         f"orenv: 1 running claude session in this project still uses the previous key "
         f"(pid {pid}): restart it")]
-    assert _notices(daemon.export(_request(proj, "change"))) == []
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
 
 
 def test_exec_mode_key_rotation(keyed: DaemonCtl, daemon: Daemon,
                                 claude: Callable[[Path, str], int]) -> None:
     """The shell's answer has no key, so it does not change; `orenv exec -- claude` does."""
     proj = keyed.policy("proj", POLICY.format(mode="exec"))
-    first = daemon.export(_request(proj))
+    first = daemon.export(export_request(proj))
     pid = claude(proj, KEY)
     keyed.orenv("key", "set", "--force", "work", input=KEY2)
     daemon._on_event(str(daemon.keys_file), "keys")
     daemon.refresh_session(daemon.sessions[os.getpid()])
-    code = daemon.export(_request(proj, "change"))
+    code = daemon.export(export_request(proj, "change"))
     assert KEY not in code and KEY2 not in code
     assert _notices(code) == [_line(
         f"orenv: 1 running claude session in this project still uses the previous key "
         f"(pid {pid}): restart it")]
     assert _notices(first) == []
-    assert _notices(daemon.export(_request(proj, "change"))) == []
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
 
 
 def test_no_notice_for_a_current_session_or_elsewhere(
@@ -180,11 +166,11 @@ def test_no_notice_for_a_current_session_or_elsewhere(
 ) -> None:
     proj = keyed.policy("proj", POLICY.format(mode="export"))
     other = keyed.policy("other", POLICY.format(mode="export"))
-    daemon.export(_request(proj))
+    daemon.export(export_request(proj))
     claude(other, KEY)  # another project's session
     keyed.orenv("set", "models.opus", "anthropic/claude-opus-4.6", cwd=proj)
-    assert _notices(daemon.export(_request(proj, "change"))) == []
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
     claude(proj, KEY)  # started after the change: current
     keyed.orenv("set", "env.API_TIMEOUT_MS", "600000", cwd=other)
-    daemon.export(_request(other))
-    assert _notices(daemon.export(_request(proj, "change"))) == []
+    daemon.export(export_request(other))
+    assert _notices(daemon.export(export_request(proj, "change"))) == []
