@@ -10,9 +10,11 @@ come back on its stdout, a pipe: never argv, a file or the environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
 
 from .errors import (
@@ -41,18 +43,29 @@ def read_keys(names: Iterable[str], timeout: float) -> dict[str, str | OrenvErro
         return {}
     request = json.dumps({"names": wanted, "timeout": timeout})
     try:
-        proc = subprocess.run([sys.executable, "-I", "-m", "orenv.keyreader"], input=request,
-                              capture_output=True, text=True, timeout=timeout + 0.5, check=False)
+        proc = subprocess.Popen([sys.executable, "-I", "-m", "orenv.keyreader"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True)
+    except OSError as exc:
+        error: OrenvError = KeyringUnavailableError(f"cannot read the keyring ({exc.strerror})")
+        return dict.fromkeys(wanted, error)
+    try:
+        reply, _ = proc.communicate(request, timeout=timeout + 0.5)
     except subprocess.TimeoutExpired:
-        error: OrenvError = KeyringUnavailableError(
+        # Never killed: a reader that vanishes in the middle of a call can crash
+        # gnome-keyring (see secrets._signals_held). It ends by itself, each of its
+        # reads bounded by *timeout*; a thread reaps it.
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+        threading.Thread(target=proc.wait, name="orenv-reap", daemon=True).start()
+        error = KeyringUnavailableError(
             f"the keyring did not answer within {timeout:g} s (locked or hung?); "
             "unlock it and try again")
         return dict.fromkeys(wanted, error)
-    except OSError as exc:
-        error = KeyringUnavailableError(f"cannot read the keyring ({exc.strerror})")
-        return dict.fromkeys(wanted, error)
     try:
-        answers = json.loads(proc.stdout)
+        answers = json.loads(reply)
         if not isinstance(answers, dict):
             raise ValueError("not an object")
     except ValueError:
@@ -83,19 +96,32 @@ def read_key(name: str, timeout: float) -> str:
 def main() -> int:
     """The child: read names from stdin, answer with values or errors on stdout."""
     from ._harden import no_core_dumps
-    from .secrets import get_key
+    from .secrets import finish_calls, get_key
 
     no_core_dumps()
     request = json.loads(sys.stdin.read())
     timeout = float(request.get("timeout", 2.0))
     answers: dict[str, dict[str, str]] = {}
+    hung: dict[str, str] | None = None
     for name in request.get("names", []):
+        if hung is not None:  # one read that ran out of time: the rest would too
+            answers[name] = hung
+            continue
         try:
             # The keyring only: the daemon looked in its own memory first.
             answers[name] = {"value": get_key(str(name), timeout, memory=False)}
+        except KeyringUnavailableError as exc:
+            answers[name] = {"error": type(exc).__name__, "message": exc.message}
+            hung = answers[name]
         except OrenvError as exc:
             answers[name] = {"error": type(exc).__name__, "message": exc.message}
-    sys.stdout.write(json.dumps(answers))
+    with contextlib.suppress(OSError):  # the daemon stopped waiting: nobody to tell
+        sys.stdout.write(json.dumps(answers))
+        sys.stdout.flush()
+        sys.stdout.close()
+    # Nobody waits for this process now: a read that ran out of time gets its answer
+    # before the connection closes (see secrets._signals_held).
+    finish_calls()
     return 0
 
 

@@ -8,15 +8,19 @@ nothing are refused. Key names (never values) are indexed in a small file so
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import importlib
 import os
 import re
+import select
+import signal
+import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -185,15 +189,113 @@ def _deadline(fn: Callable[[], T], timeout: float | None = None) -> T:
             box["error"] = _classify(exc)  # here: a probe of the bus is inside the deadline
 
     worker = threading.Thread(target=target, name="orenv-keyring", daemon=True)
-    worker.start()
-    worker.join(timeout)
+    with _signals_held():
+        worker.start()
+        worker.join(timeout)
     if worker.is_alive():
+        _abandon(worker)
         raise KeyringUnavailableError(
             f"the keyring did not answer within {timeout:g} s (locked or hung?); "
             "unlock it and try again")
     if "error" in box:
         raise _translate(box["error"]) from None
     return box["value"]  # type: ignore[no-any-return]
+
+
+# Signals that end a process (a closed terminal, `kill`, Ctrl-C) wait while a call
+# to the Secret Service is under way: a client that vanishes between a request and
+# its answer can crash gnome-keyring (a GLib assertion, "Bail out!" in its log; seen
+# by killing readers at random), and the restarted keyring comes back locked.
+_HELD_SIGNALS = tuple(getattr(signal, n) for n in ("SIGHUP", "SIGTERM", "SIGINT")
+                      if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGHUP, SIGTERM and SIGINT until the block ends, then act on them as before.
+
+    Only the main thread can set handlers; elsewhere the block runs as is. The
+    block is bounded by the keyring deadline, so a signal waits at most that long.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous: dict[int, Any] = {}
+    try:
+        for sig in _HELD_SIGNALS:
+            previous[sig] = signal.signal(sig, lambda signum, _frame: got.append(signum))
+    except (ValueError, OSError):
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        for sig in dict.fromkeys(got):
+            signal.raise_signal(sig)  # its own handler, or its default action, now
+
+
+_abandoned: list[threading.Thread] = []
+_HOLD_SECONDS = 30.0
+
+
+def _abandon(worker: threading.Thread) -> None:
+    """A call that ran out of time is still waiting for its answer: at exit, wait
+    for it without holding anyone up (``_hold_after_exit``)."""
+    if not _abandoned:
+        atexit.register(_hold_after_exit)
+    _abandoned.append(worker)
+
+
+def finish_calls(limit: float = _HOLD_SECONDS) -> None:
+    """Wait up to *limit* seconds for calls that ran out of time (a process nobody waits
+    for: the daemon's keyring reader, after it has answered)."""
+    end = time.monotonic() + limit
+    for worker in _abandoned:
+        worker.join(max(0.0, end - time.monotonic()))
+
+
+def _hold_after_exit() -> None:
+    """Keep the D-Bus connection of a call still under way open after this process ends.
+
+    The caller (a shell's `$(...)`, a script) must not wait for the keyring, so a
+    child in its own session, with nothing of the caller's but its sockets, keeps
+    them until an answer arrives (up to 30 s), then closes them: the Secret Service
+    never sees a client vanish with a request pending (see ``_signals_held``).
+    """
+    if not any(w.is_alive() for w in _abandoned) or not hasattr(os, "fork"):
+        return
+    try:
+        pid = os.fork()
+    except OSError:
+        return
+    if pid:
+        return
+    try:  # the child: os-level calls only (other threads did not come along)
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        sockets = []
+        for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+            fd = int(name)
+            if fd > 2:
+                try:
+                    if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                        sockets.append(fd)
+                    else:
+                        os.close(fd)  # a pipe of the caller's must see its end now
+                except OSError:
+                    continue
+        if sockets:
+            poller = select.poll()
+            for fd in sockets:
+                poller.register(fd, select.POLLIN)
+            poller.poll(int(_HOLD_SECONDS * 1000))
+            time.sleep(0.05)
+    finally:
+        os._exit(0)
 
 
 def _translate(exc: BaseException) -> BaseException:
