@@ -123,7 +123,8 @@ test: deps
 # paths, keyrings and other users).
 PORTABLE_TESTS ?= tests/shells tests/daemon/test_shells.py tests/daemon/test_lifecycle.py \
   tests/daemon/test_client.py tests/daemon/test_interrupt_and_paths.py \
-  tests/daemon/test_tmux.py tests/daemon/test_keyreader.py tests/security/test_runtime_dir.py \
+  tests/daemon/test_tmux.py tests/daemon/test_keyreader.py tests/daemon/test_fifo.py \
+  tests/security/test_runtime_dir.py \
   tests/security/test_no_key_left.py tests/security/test_display.py \
   tests/security/test_hygiene.py tests/security/test_trust_attacks.py \
   tests/security/test_faults.py tests/security/test_hostile.py::test_special_files_real_export \

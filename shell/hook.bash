@@ -3,11 +3,12 @@
 #
 # An idle prompt runs no process: it compares $PWD with the last directory
 # and tests the watched files' times against a per-session reference file
-# with the [[ -nt ]] builtin. On a change it asks the daemon (zsh: over its
-# socket with builtins; bash/fish: one small client), or `orenv export bash`
-# when the daemon cannot answer. With no .orenv.toml at or above $PWD there
-# is nothing to ask: the hook looks for one itself, with builtins, on cd and
-# at each prompt (one created above is picked up at the next prompt).
+# with the [[ -nt ]] builtin. On a change it asks the daemon: through this
+# shell's FIFO channel with builtins (no process), the first time through one
+# small client, or `orenv export bash` when the daemon cannot answer. With no
+# .orenv.toml at or above $PWD there is nothing to ask: the hook looks for one
+# itself, with builtins, on cd and at each prompt (one created above is picked
+# up at the next prompt).
 #
 # Values orenv replaced are kept in the non-exported arrays below (bash never
 # exports arrays), and are put back exactly when the policy no longer applies.
@@ -17,13 +18,20 @@
 __orenv_bin=@ORENV_BIN@
 __orenv_pwd=''
 # The daemon lives in the runtime directory (__orenv_rtdir). bash cannot talk
-# to a Unix socket itself: on a cd or change it runs one small stdlib-only
-# client (`python -I -S`, the file installed with orenv, never a copy in a
-# shared place) with the interpreter of the orenv program. The client checks
-# the socket and the daemon's uid again. ORENV_NO_DAEMON=1 keeps to
-# `orenv export`.
+# to a Unix socket itself: when it has no FIFO channel yet it runs one small
+# stdlib-only client (`python -I -S`, the file installed with orenv, never a
+# copy in a shared place) with the interpreter of the orenv program. The
+# client checks the directory's mode, the socket and the daemon's uid, which
+# bash cannot; its answer names the channel later requests use (__orenv_ask).
+# ORENV_NO_DAEMON=1 keeps to `orenv export`.
 __orenv_client=@ORENV_CLIENT@
 __orenv_rt=''
+# This shell's FIFO channel (request, answer), named by the daemon in an
+# answer that came through the client, which checked the runtime directory
+# and the daemon (see __orenv_ask). Empty: none yet, or dropped.
+__orenv_creq=''
+__orenv_cans=''
+__orenv_cbusy=0
 __orenv_py=python3
 if [[ -r $__orenv_bin ]]; then
   IFS= read -r __orenv_py <"$__orenv_bin" || true
@@ -41,7 +49,7 @@ declare -p __orenv_names >/dev/null 2>&1 || declare -ga __orenv_names=()
 declare -p __orenv_watchlist >/dev/null 2>&1 || declare -ga __orenv_watchlist=()
 declare -p __orenv_absent >/dev/null 2>&1 || declare -ga __orenv_absent=()
 declare -ga __orenv_cands=()
-declare -gA __orenv_saved __orenv_local
+declare -gA __orenv_saved __orenv_local __orenv_known
 
 # A shell started inside an active project inherits the exported values but
 # not the saved originals (those are never exported). Adopt what the parent
@@ -49,12 +57,15 @@ declare -gA __orenv_saved __orenv_local
 if [[ -n ${ORENV_VARS-} && ${#__orenv_names[@]} -eq 0 ]]; then
   read -r -a __orenv_names <<<"$ORENV_VARS"
 fi
+# The same names as a set: remembering a name costs no loop.
+for __orenv_i in "${__orenv_names[@]}"; do
+  __orenv_known[$__orenv_i]=1
+done
+unset __orenv_i
 
 __orenv_remember() {
-  local __orenv_i
-  for __orenv_i in "${__orenv_names[@]}"; do
-    [[ $__orenv_i == "$1" ]] && return 0
-  done
+  [[ -z ${__orenv_known[$1]+x} ]] || return 0
+  __orenv_known[$1]=1
   __orenv_names+=("$1")
   if [[ -n ${!1+x} ]]; then
     __orenv_saved[$1]=${!1}
@@ -89,6 +100,7 @@ __orenv_restore() {
     fi
   done
   __orenv_names=()
+  __orenv_known=()
   __orenv_saved=()
   __orenv_local=()
 }
@@ -176,6 +188,70 @@ __orenv_rtdir() {
   return 1
 }
 
+__orenv_chan() {
+  # From the daemon's answer through the client: the channel for later requests.
+  __orenv_creq=$1
+  __orenv_cans=$2
+  __orenv_cbusy=0
+}
+
+__orenv_ask() {
+  # Ask the daemon through this shell's FIFOs, with builtins only; the code goes
+  # to __orenv_out. 1: no channel to use; 2: it failed (dropped: the next
+  # request goes through the client, which makes a new one). Both FIFOs are
+  # opened for this request only (nothing the shell runs inherits them); an
+  # answer counts only whole and with this request's nonce; a request cut off
+  # (Ctrl-C) leaves __orenv_cbusy set, and the channel is dropped then too.
+  [[ -n $__orenv_creq ]] || return 1
+  if (( __orenv_cbusy || BASHPID != $$ )) ||
+    [[ ! -p $__orenv_creq || ! -O $__orenv_creq || -L $__orenv_creq ||
+       ! -p $__orenv_cans || ! -O $__orenv_cans || -L $__orenv_cans ]]; then
+    __orenv_creq=''
+    return 1
+  fi
+  # LC_ALL=C: read -N counts bytes, as the daemon does.
+  local LC_ALL=C __orenv_v __orenv_n=${SRANDOM-}$RANDOM$RANDOM __orenv_h='' __orenv_g='' \
+    __orenv_st='' __orenv_len=''
+  local -a __orenv_e=()
+  for __orenv_v in CLAUDE_CODE_EXTRA_BODY ANTHROPIC_CUSTOM_HEADERS CLAUDE_CONFIG_DIR HOME \
+    CLAUDE_CODE_USE_COWORK_PLUGINS ORENV_QUIET; do
+    # What the client would see: exported variables only.
+    [[ -n ${!__orenv_v+x} && ${!__orenv_v@a} == *x* ]] && __orenv_e+=("$__orenv_v=${!__orenv_v}")
+  done
+  # A request the daemon would refuse (and one too big for the FIFO's buffer,
+  # where printf could block) goes through the client.
+  __orenv_v=${#PWD}
+  for __orenv_h in "${__orenv_e[@]}"; do
+    (( __orenv_v += ${#__orenv_h} + 1 ))
+  done
+  (( __orenv_v < 16384 )) || return 1
+  __orenv_h=''
+  __orenv_cbusy=1
+  __orenv_out=''
+  if printf '%s\0' o1 "$__orenv_n" "$__orenv_why" "$PWD" "${__orenv_e[@]}" '' \
+      1<>"$__orenv_creq" 2>/dev/null && {
+      # The wait, with its timeout, is for the first byte: the daemon writes a
+      # frame of up to PIPE_BUF (4096) bytes at once, so the rest is there (a
+      # timeout would cost a select per byte). A bigger one keeps the timeout.
+      IFS= read -r -t 0.45 -N 1 __orenv_h && [[ $__orenv_h == '#' ]] &&
+      IFS=' ' read -r __orenv_h __orenv_g __orenv_st __orenv_len &&
+      [[ $__orenv_h == orenv && $__orenv_g == "$__orenv_n" && $__orenv_st == ok &&
+         $__orenv_len == [1-9]* && $__orenv_len != *[!0-9]* && ${#__orenv_len} -lt 8 ]] &&
+      if (( __orenv_len < 4000 )); then
+        IFS= read -r -N "$__orenv_len" __orenv_out
+      else
+        IFS= read -r -N "$__orenv_len" -t 0.45 __orenv_out
+      fi &&
+      (( ${#__orenv_out} == __orenv_len ))
+    } 0<>"$__orenv_cans" 2>/dev/null; then
+    __orenv_cbusy=0
+    return 0
+  fi
+  __orenv_out=''
+  __orenv_creq=''
+  return 2
+}
+
 __orenv_spawn() {
   # Start the daemon in the background (at most every 5 s); never waits.
   [[ -z ${ORENV_NO_DAEMON-} ]] || return 0
@@ -197,7 +273,10 @@ __orenv_reload() {
 }
 
 __orenv_load() {
-  local __orenv_out __orenv_had=${#__orenv_names[@]}
+  local __orenv_out __orenv_had=${#__orenv_names[@]} __orenv_asked=1
+  # A channel for this shell's process only, not for a subshell's cd.
+  local -a __orenv_fifo=()
+  (( BASHPID != $$ )) || __orenv_fifo=(fifo)
   __orenv_gotmsg=0
   __orenv_restore
   __orenv_none=0
@@ -206,10 +285,16 @@ __orenv_load() {
     __orenv_none=1
     __orenv_watchlist=()
     __orenv_absent=()
-  elif [[ -z ${ORENV_NO_DAEMON-} && -r $__orenv_client ]] && __orenv_rtdir &&
+  elif [[ -z ${ORENV_NO_DAEMON-} ]] && { __orenv_ask; __orenv_asked=$?; (( ! __orenv_asked )); }
+  then
+    eval "$__orenv_out"
+  elif (( __orenv_asked != 2 )) && [[ -z ${ORENV_NO_DAEMON-} && -r $__orenv_client ]] &&
+    __orenv_rtdir &&
     [[ -S $__orenv_rt/daemon.sock && ! -L $__orenv_rt/daemon.sock && -O $__orenv_rt/daemon.sock ]] &&
     __orenv_out=$(trap '' INT QUIT; exec "$__orenv_py" -I -S "$__orenv_client" bash "$$" \
-      "$__orenv_why" "$__orenv_rt/daemon.sock" "$PWD") && [[ -n $__orenv_out ]]; then
+      "$__orenv_why" "$__orenv_rt/daemon.sock" "$PWD" "${__orenv_fifo[@]}") &&
+    [[ -n $__orenv_out ]]; then
+    # (A channel that failed has had its time: straight to `orenv export`.)
     eval "$__orenv_out"
   else
     # What is left of the prompt's 1 s after a failed daemon attempt.

@@ -186,7 +186,8 @@ def run_status(args: argparse.Namespace) -> int:
         say(f"  {s['pid']:>7}  {s['shell']:<4}  {s['cwd']}")
     say(f"cache:     {st['cached_dirs']} dirs, {st['watched_dirs']} watches, "
           f"{st['hits']} hits, {st['misses']} misses, {st['reloads']} live reloads")
-    say(f"socket:    {st['socket']}")
+    say(f"socket:    {st['socket']}"
+        + (f" (and {st['bash_channels']} bash FIFO channels)" if st.get("bash_channels") else ""))
     return 0
 
 

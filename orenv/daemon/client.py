@@ -3,12 +3,14 @@
 Used three ways:
 
 * bash and fish run it on a cd or change (one process, about 20 ms):
-  ``python3 -I -S client.py SHELL SESSION WHY SOCKET CWD`` prints the exact
+  ``python3 -I -S client.py SHELL SESSION WHY SOCKET CWD [fifo]`` prints the exact
   shell code ``orenv export`` would print and exits 0, or prints nothing and
   exits 1 (daemon down, slow, refusing or cut off): the hook then falls back to
   ``orenv export``. ``orenv hook`` writes this file's installed path into the
   hook, so it is as trustworthy as the orenv program itself (never a copy in a
-  directory someone else could have written).
+  directory someone else could have written). bash adds ``fifo``: the answer
+  then names a FIFO channel that its next requests use with builtins only
+  (``orenv.daemon.fifo``); this check is what makes that channel trustworthy.
 * ``orenv daemon`` imports ``request()`` for ping/status/stop.
 
 Before anything is sent, the socket must be the user's own: in a real
@@ -202,11 +204,17 @@ def request(sock_path: str, obj: dict[str, Any], timeout: float = 2.0) -> dict[s
 
 
 def export(shell: str, session: str, why: str, sock_path: str, cwd: str,
-           env: Mapping[str, str] | None = None, timeout: float = DEADLINE) -> str | None:
-    """The shell code for *cwd*, or None if the daemon did not answer in full."""
+           env: Mapping[str, str] | None = None, timeout: float = DEADLINE,
+           fifo: bool = False) -> str | None:
+    """The shell code for *cwd*, or None if the daemon did not answer in full.
+
+    *fifo*: bash asks for a FIFO channel for its next requests (daemon.fifo).
+    """
     source: Mapping[str, str] = os.environ if env is None else env
     nonce = os.urandom(8).hex()
     fields = {"op": "export", "shell": shell, "session": session, "why": why, "cwd": cwd}
+    if fifo:
+        fields["fifo"] = "1"
     env_json = ",".join(f"{_jstr(k)}:{_jstr(source[k])}" for k in ENV_PASSED if k in source)
     req = ("{" + ",".join(f"{_jstr(k)}:{_jstr(v)}" for k, v in fields.items())
            + ',"env":{' + env_json + '},"end":' + _jstr(nonce) + "}")
@@ -221,10 +229,10 @@ def export(shell: str, session: str, why: str, sock_path: str, cwd: str,
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 5:
+    if len(argv) not in (5, 6) or argv[5:] not in ([], ["fifo"]):
         return 2
-    shell, session, why, sock_path, cwd = argv
-    code = export(shell, session, why, sock_path, cwd)
+    shell, session, why, sock_path, cwd = argv[:5]
+    code = export(shell, session, why, sock_path, cwd, fifo=argv[5:] == ["fifo"])
     if code is None:
         return 1
     sys.stdout.write(code)

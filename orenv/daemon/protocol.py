@@ -7,7 +7,8 @@ Requests are JSON objects on one line, each with an ``op``:
   answer is the exact shell code ``orenv export`` would print, followed by the
   line ``__orenv_end NONCE``; the hook evaluates nothing unless that line
   arrived (a half answer is never run). Without ``end`` the answer is a JSON
-  line ``{"ok": true, "code": "..."}``.
+  line ``{"ok": true, "code": "..."}``. With ``"fifo": "1"`` (bash, through
+  the client) the code ends by naming the shell's FIFO channel (``fifo``).
 * ``ping``, ``status``, ``invalidate``, ``stop``: a JSON answer line.
 
 The daemon closes the connection after each answer. ``env`` carries only the

@@ -45,6 +45,7 @@ from ..errors import OrenvError
 from ..log import get_logger
 from . import protocol
 from .client import sun_path
+from .fifo import Channels
 from .memkeys import MemoryKeys
 from .watcher import Watcher, ancestors
 
@@ -157,6 +158,9 @@ class Daemon:
         self.lock_fd = -1
         self.server: socket.socket | None = None
         self.sock_ino = 0
+        # bash's FIFO channels: made in run(), once this daemon holds the lock
+        # (making them clears a killed daemon's leftovers).
+        self.channels: Channels | None = None
         self.keys_file = paths.data_dir() / "keys.json"
         self.stamp_seen = self._mtime(self.stamp)
         self.keys_seen = self._mtime(self.keys_file)
@@ -234,6 +238,7 @@ class Daemon:
 
     def run(self) -> int:
         self.acquire()
+        self.channels = Channels(self.runtime, self._channel_answer, self._is_cached, self.log)
         # Shells fall back to `orenv export` until the socket exists.
         self.prewarm()
         try:
@@ -247,7 +252,8 @@ class Daemon:
         signal.signal(signal.SIGINT, lambda *_: self.stop("sigint"))
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         for target, name in ((self._housekeeping, "orenv-tick"),
-                             (self._refresher, "orenv-refresh")):
+                             (self._refresher, "orenv-refresh"),
+                             (self.channels.run, "orenv-chan")):
             threading.Thread(target=target, name=name, daemon=True).start()
         self.log.info("daemon_started", socket=str(self.sock_path), version=__version__,
                       linger=self.linger)
@@ -283,6 +289,8 @@ class Daemon:
         for pid in list(self.sessions):
             with contextlib.suppress(OSError):
                 (self.sessions_dir / f"{pid}.stamp").unlink()
+        if self.channels is not None:
+            self.channels.close_all()
         self.watcher.stop()
         self.memory.clear()  # wiped: memory keys end with the daemon
         self.log.info("daemon_stopped", uptime_s=round(time.time() - self.started, 1))
@@ -450,7 +458,25 @@ class Daemon:
             act = dataclasses.replace(act, watch=(*act.watch, sstamp))
             notice = self._notice_for(pid, act, reloaded=reloaded, fresh=fresh)
         code = render(shell, act, ref, quiet)
-        return code + shell.notice(notice) if notice else code
+        if notice:
+            code += shell.notice(notice)
+        if pid and req.get("fifo") and shell.name == "bash" and self.channels is not None:
+            # The client's answer names this shell's channel: its next requests
+            # need no process (see fifo).
+            chan = self.channels.open(pid)
+            if chan is not None:
+                code += shell.call("__orenv_chan", str(chan.req_path), str(chan.ans_path)) + "\n"
+        return code
+
+    def _channel_answer(self, pid: int, req: dict[str, Any]) -> str | None:
+        """A request that came through bash's FIFO channel: its code, or None (fall back)."""
+        self.stats["requests"] += 1
+        self.last_active = time.monotonic()
+        try:
+            return self.export(req)
+        except (OrenvError, ValueError, KeyError, TypeError, OSError) as exc:
+            self.log.info("request_failed", error=type(exc).__name__, session=pid)
+            return None
 
     def _notice_for(self, pid: int, act: Activation, *, reloaded: bool, fresh: bool
                     ) -> str | None:
@@ -762,6 +788,8 @@ class Daemon:
                     for name in (str(sess.pid), f"{sess.pid}.stamp"):
                         with contextlib.suppress(OSError):
                             (self.sessions_dir / name).unlink()
+                    if self.channels is not None:
+                        self.channels.close_pid(sess.pid)
                     self.log.info("session_gone", session=sess.pid)
             if self.watcher.too_many():
                 with self.lock:
@@ -907,6 +935,7 @@ class Daemon:
             "threads": proc.num_threads(),
             "cached_dirs": cached,
             "memory_keys": len(self.memory),
+            "bash_channels": self.channels.count() if self.channels is not None else 0,
             "watched_dirs": self.watcher.watched(),
             "socket": str(self.sock_path),
             **self.stats,

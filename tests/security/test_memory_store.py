@@ -24,11 +24,13 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Home, make_home, make_policy, run_orenv
+from conftest import Home, base_path, make_home, make_policy, run_orenv
 from harness import Shell
 
 from .support import KINDS, ProcWatch, Secrets, find_core_dumps, scan_files
@@ -202,3 +204,42 @@ def test_memory_store_end_to_end_without_secret_service(
     assert not (core.exists() and core.stat().st_mtime >= started)
     assert proc_watch.argv_hits(sec) == []
     assert proc_watch.environ_hits(sec) == []
+
+
+def test_the_daemon_keeps_a_memory_key_while_the_login_that_added_it_lives(
+        headless: Home, secret_values: Secrets) -> None:
+    """No shell registered, a linger of 1 s: the login session (its leader) that ran
+    `orenv key add` keeps the daemon, and the key, until it ends (as ssh-agent lives
+    with its login); then the daemon goes within its linger."""
+    home = headless
+    env = {"PATH": base_path(), "LANG": "C.UTF-8", **home.env, "ORENV_DAEMON_LINGER": "1"}
+    # The login: a session leader whose child adds the key, then waits to be ended.
+    login = subprocess.Popen(
+        [sys.executable, "-c",
+         "import subprocess, sys, time\n"
+         "subprocess.run(['orenv', 'key', 'add', 'work'], input=sys.stdin.read(), text=True,"
+         " check=True, capture_output=True)\n"
+         "print('added', flush=True)\n"
+         "time.sleep(600)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)
+    try:
+        assert login.stdin is not None and login.stdout is not None
+        login.stdin.write(secret_values.key + "\n")
+        login.stdin.close()
+        assert login.stdout.readline().strip() == "added"
+        daemon = _wait_daemon(home)
+        time.sleep(4)  # four lingers, several ticks: still there, key and all
+        assert Path(f"/proc/{daemon}").exists()
+        listed = json.loads(run_orenv(home, "key", "list", "--json", check=True).stdout)
+        assert any(k["name"] == "work" and k["store"] == "memory" for k in listed), listed
+        login.kill()
+        login.wait(10)
+        deadline = time.monotonic() + 15
+        while Path(f"/proc/{daemon}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not Path(f"/proc/{daemon}").exists(), "the daemon outlived the login"
+    finally:
+        if login.poll() is None:
+            login.kill()
+        _stop_daemons(home)
