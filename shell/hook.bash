@@ -75,7 +75,15 @@ __orenv_remember() {
 }
 
 __orenv_set() {
-  __orenv_remember "$1"
+  # __orenv_remember, inline: a function call is most of what a set costs.
+  if [[ -z ${__orenv_known[$1]+x} ]]; then
+    __orenv_known[$1]=1
+    __orenv_names+=("$1")
+    if [[ -n ${!1+x} ]]; then
+      __orenv_saved[$1]=${!1}
+      [[ ${!1@a} == *x* ]] || __orenv_local[$1]=1
+    fi
+  fi
   printf -v "$1" '%s' "$2"
   export "${1?}"
 }

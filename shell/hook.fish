@@ -21,6 +21,11 @@ set -g __orenv_pwd ''
 # shared place) with the interpreter of the orenv program. The client checks
 # the socket and the daemon's uid again. ORENV_NO_DAEMON=1 keeps to
 # `orenv export`.
+# bash reaches the daemon through FIFOs with builtins (no process per cd); fish
+# cannot do it safely: its `read` has no timeout, so a stopped or hung daemon
+# would hang the prompt for good, and fish has no builtin that could end the
+# wait (no alarm, no select). The client's deadline is what keeps a cd within
+# its second here.
 set -g __orenv_client @ORENV_CLIENT@
 # Your uid, filled in by `orenv hook fish` (fish has no builtin for it; `id -u`
 # would be a process at every shell start).
