@@ -304,8 +304,10 @@ def main() -> int:
         for v in xdg.values():
             Path(v).mkdir(parents=True, exist_ok=True)
         (base / "run").chmod(0o700)
+        # ORENV_BASH_FIFO: this runtime directory is a temp one; on a desktop it is
+        # /run/user/UID, where bash's FIFO channel is on by default.
         env = sh_env({**xdg, **ks.env}, {"ORENV_DAEMON_LINGER": "600", "ORENV_QUIET": "1",
-                                         "MISE_YES": "1"})
+                                         "MISE_YES": "1", "ORENV_BASH_FIFO": "1"})
         subprocess.run(["orenv", "key", "set", "work"], input=KEY, text=True, env=env,
                        capture_output=True, check=True)
         subprocess.run(["orenv", "hook", "--write"], env=env, capture_output=True, check=True)

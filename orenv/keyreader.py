@@ -36,12 +36,22 @@ _ERRORS: dict[str, type[OrenvError]] = {
 }
 
 
+MAX_WAITING = 4  # readers left to finish a hung call; beyond that, no new one
+_waiting: list[subprocess.Popen[str]] = []
+
+
 def read_keys(names: Iterable[str], timeout: float) -> dict[str, str | OrenvError]:
     """Each name's key, or the error reading it; the whole read ends within *timeout*."""
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return {}
     request = json.dumps({"names": wanted, "timeout": timeout})
+    _waiting[:] = [p for p in _waiting if p.poll() is None]
+    if len(_waiting) >= MAX_WAITING:
+        # Readers still waiting for a hung keyring: another would only wait too.
+        return dict.fromkeys(wanted, KeyringUnavailableError(
+            f"the keyring did not answer within {timeout:g} s (locked or hung?); "
+            "unlock it and try again"))
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-m", "orenv.keyreader"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -60,6 +70,7 @@ def read_keys(names: Iterable[str], timeout: float) -> dict[str, str | OrenvErro
                 if pipe is not None:
                     pipe.close()
         threading.Thread(target=proc.wait, name="orenv-reap", daemon=True).start()
+        _waiting.append(proc)
         error = KeyringUnavailableError(
             f"the keyring did not answer within {timeout:g} s (locked or hung?); "
             "unlock it and try again")

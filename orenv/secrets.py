@@ -192,8 +192,9 @@ def _deadline(fn: Callable[[], T], timeout: float | None = None) -> T:
     with _signals_held():
         worker.start()
         worker.join(timeout)
+        if worker.is_alive():
+            _abandon(worker)  # before a held signal ends the process (see _signals_held)
     if worker.is_alive():
-        _abandon(worker)
         raise KeyringUnavailableError(
             f"the keyring did not answer within {timeout:g} s (locked or hung?); "
             "unlock it and try again")
@@ -232,11 +233,16 @@ def _signals_held() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        if any(previous.get(sig) in (signal.SIG_DFL, None) for sig in got):
+            # A default action ends the process without atexit: a call that ran out
+            # of time gets its holder first.
+            _hold_after_exit()
         for sig in dict.fromkeys(got):
             signal.raise_signal(sig)  # its own handler, or its default action, now
 
 
 _abandoned: list[threading.Thread] = []
+_holding = False  # a holder was forked already
 _HOLD_SECONDS = 30.0
 
 
@@ -264,13 +270,15 @@ def _hold_after_exit() -> None:
     them until an answer arrives (up to 30 s), then closes them: the Secret Service
     never sees a client vanish with a request pending (see ``_signals_held``).
     """
-    if not any(w.is_alive() for w in _abandoned) or not hasattr(os, "fork"):
+    global _holding
+    if _holding or not any(w.is_alive() for w in _abandoned) or not hasattr(os, "fork"):
         return
     try:
         pid = os.fork()
     except OSError:
         return
     if pid:
+        _holding = True
         return
     try:  # the child: os-level calls only (other threads did not come along)
         os.setsid()
@@ -292,8 +300,8 @@ def _hold_after_exit() -> None:
             poller = select.poll()
             for fd in sockets:
                 poller.register(fd, select.POLLIN)
-            poller.poll(int(_HOLD_SECONDS * 1000))
-            time.sleep(0.05)
+            if poller.poll(int(_HOLD_SECONDS * 1000)):
+                time.sleep(1.0)  # the answer, or a signal just before it: a moment more
     finally:
         os._exit(0)
 

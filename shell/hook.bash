@@ -22,7 +22,7 @@ __orenv_pwd=''
 # stdlib-only client (`python -I -S`, the file installed with orenv, never a
 # copy in a shared place) with the interpreter of the orenv program. The
 # client checks the directory's mode, the socket and the daemon's uid, which
-# bash cannot; its answer names the channel later requests use (__orenv_ask).
+# bash cannot; its answer may name a channel for later requests (__orenv_ask).
 # ORENV_NO_DAEMON=1 keeps to `orenv export`.
 __orenv_client=@ORENV_CLIENT@
 __orenv_rt=''
@@ -238,14 +238,16 @@ __orenv_ask() {
   __orenv_out=''
   if printf '%s\0' o1 "$__orenv_n" "$__orenv_why" "$PWD" "${__orenv_e[@]}" '' \
       1<>"$__orenv_creq" 2>/dev/null && {
-      # The wait, with its timeout, is for the first byte: the daemon writes a
-      # frame of up to PIPE_BUF (4096) bytes at once, so the rest is there (a
-      # timeout would cost a select per byte). A bigger one keeps the timeout.
+      # The wait, with its timeout, is for the first byte. Status "ok": the
+      # daemon wrote the whole frame at once (at most PIPE_BUF bytes), so the rest
+      # is there and is read without a timeout, which would cost a select per
+      # byte; "big": a larger frame, read with one.
       IFS= read -r -t 0.45 -N 1 __orenv_h && [[ $__orenv_h == '#' ]] &&
       IFS=' ' read -r __orenv_h __orenv_g __orenv_st __orenv_len &&
-      [[ $__orenv_h == orenv && $__orenv_g == "$__orenv_n" && $__orenv_st == ok &&
-         $__orenv_len == [1-9]* && $__orenv_len != *[!0-9]* && ${#__orenv_len} -lt 8 ]] &&
-      if (( __orenv_len < 4000 )); then
+      [[ $__orenv_h == orenv && $__orenv_g == "$__orenv_n" && ( $__orenv_st == ok ||
+         $__orenv_st == big ) && $__orenv_len == [1-9]* && $__orenv_len != *[!0-9]* &&
+         ${#__orenv_len} -lt 8 ]] &&
+      if [[ $__orenv_st == ok ]]; then
         IFS= read -r -N "$__orenv_len" __orenv_out
       else
         IFS= read -r -N "$__orenv_len" -t 0.45 __orenv_out

@@ -149,6 +149,10 @@ def make_home(root: Path, extra_env: dict[str, str] | None = None) -> Home:
     # longer); a test machine under full load can be slower than that for a
     # healthy keyring. Tests of the deadline itself set their own.
     env["ORENV_KEYRING_TIMEOUT"] = "5"
+    # bash's FIFO channel is offered by default only in a runtime directory
+    # under /run (where sandboxes do not look); a test's is a temp directory.
+    # Tests of that rule drop this.
+    env["ORENV_BASH_FIFO"] = "1"
     env.update(extra_env or {})
     made = Home(path=home, env=env)
     write_config(made)

@@ -160,3 +160,37 @@ def test_a_call_out_of_time_keeps_its_connection_past_exit(stored: dict[str, str
     assert not _with_marker(marker), "the holder did not end when the answer came"
     time.sleep(0.3)
     assert private_keyring.keyring_pid == pid, "gnome-keyring died"
+
+
+def test_a_signal_held_past_the_deadline_still_leaves_a_holder(
+        stored: dict[str, str], private_keyring: KeyringSession, tmp_path: Path) -> None:
+    """SIGTERM during a call that then runs out of time: the process ends at the deadline
+    by the signal's default action (no atexit), and the connection is held all the same."""
+    pid = private_keyring.keyring_pid
+    assert pid
+    marker = f"# term-{tmp_path.name}"
+    code = ("from orenv import secrets\n"
+            "print('calling', flush=True)\n"
+            "secrets.get_key('held', 1.5, memory=False)\n" + marker + "\n")
+    os.kill(pid, signal.SIGSTOP)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=stored, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "calling"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGTERM
+        holders = [p for p in _with_marker(marker) if p != proc.pid]
+        assert holders, "the held SIGTERM ended the process with no holder"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 20
+    while _with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _with_marker(marker)
+    time.sleep(0.3)
+    assert private_keyring.keyring_pid == pid, "gnome-keyring died"

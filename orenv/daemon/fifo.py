@@ -8,14 +8,29 @@ Later requests are one ``printf`` into ``NAME.req`` and a ``read -t`` from
 ``NAME.ans``, each opened by the shell for that request only (so no command
 the shell runs inherits them).
 
+A FIFO has no peer credentials: whoever can open it can read a request (and
+its nonce) and write an answer. Permissions keep other users out; a sandbox
+of the user's own (Claude Code's Bash tool runs in one) must not see the
+directory either, or a command in it could answer in the daemon's place and
+have the shell run its code. So channels are offered only where sandboxes do
+not look (``allowed``): the runtime directory in ``$XDG_RUNTIME_DIR`` under
+``/run`` (pam_systemd's ``/run/user/UID``, which Claude Code's sandbox shows
+empty), or where the user says so with ``ORENV_BASH_FIFO=1``. Elsewhere (a
+runtime directory under ``/tmp`` or the state directory) bash keeps the client.
+
 Request: NUL-separated fields ``o1 NONCE WHY CWD NAME=VALUE...`` ended by an
-empty field (a path or value holds no NUL). Answer: ``#orenv NONCE ok LEN`` or
-``#orenv NONCE fail 0`` on a line, then LEN bytes of shell code. A frame is
-written whole or the channel is closed, so a half frame is never followed by
-another; one of up to PIPE_BUF bytes arrives at once (a single write into an
-empty pipe), which lets the shell wait with a timeout for its first byte only.
-The shell drops the channel on any trouble and its next request goes through
-the client again, which makes a new one.
+empty field (a path or value holds no NUL). Answer: ``#orenv NONCE STATUS LEN``
+on a line, then LEN bytes of shell code. STATUS ``ok``: the whole frame went
+into the pipe in one write of at most PIPE_BUF bytes (atomic), so once its
+first byte is there all of it is, and the shell reads it without a timeout (a
+timeout costs bash a select per byte); ``big``: a larger frame, which the
+shell reads with timeouts; ``fail``: fall back to ``orenv export``. A frame is
+written whole or the channel is closed, so half a frame is never followed by
+another; the shell drops the channel on any trouble and its next request goes
+through the client again, which makes a new one. A closed channel's FIFOs are
+replaced, atomically, by links to /dev/null (removed a little later): a shell
+that checked a FIFO a moment before then writes nowhere, and never creates a
+regular file holding its request.
 """
 
 from __future__ import annotations
@@ -28,24 +43,41 @@ import select
 import selectors
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import paths
 from . import protocol
 
-__all__ = ["MAX_CHANNELS", "Channel", "Channels", "parse_requests"]
+__all__ = ["MAX_ANSWER", "MAX_CHANNELS", "Channel", "Channels", "allowed", "parse_requests"]
 
 MAX_CHANNELS = 256
 MAX_PENDING = 64 * 1024  # bytes of unparsed requests a channel may hold
-WRITE_DEADLINE = 0.5  # seconds a frame may take to go out (the shell reads as it comes)
+MAX_ANSWER = 60 * 1024  # bigger answers: "fail", the shell asks `orenv export`
+WRITE_DEADLINE = 0.5  # seconds a big frame may take to go out (the shell reads as it comes)
+TOMBSTONE_SECONDS = 2.0  # how long a closed channel's /dev/null links stay
+PIPE_BUF = getattr(select, "PIPE_BUF", 512)
 MAGIC = b"o1"
 
 
+def allowed(runtime: Path, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether bash may use FIFO channels in *runtime* (see the module's docstring)."""
+    env = os.environ if environ is None else environ
+    setting = env.get("ORENV_BASH_FIFO", "")
+    if setting in ("0", "1"):
+        return setting == "1"
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    if not xdg or not os.path.isabs(xdg):
+        return False
+    real = os.path.realpath(xdg)
+    return (real.startswith("/run/")
+            and os.path.realpath(runtime) == os.path.join(real, "orenv"))
+
+
 class Channel:
-    __slots__ = ("ans_fd", "ans_path", "buf", "closed", "name", "pid", "req_fd", "req_path",
-                 "wlock")
+    __slots__ = ("ans_fd", "ans_path", "buf", "busy", "closed", "name", "pid", "req_fd",
+                 "req_path", "rlock", "wlock")
 
     def __init__(self, pid: int, name: str, req_path: Path, ans_path: Path,
                  req_fd: int, ans_fd: int) -> None:
@@ -57,7 +89,9 @@ class Channel:
         self.ans_fd = ans_fd
         self.buf = bytearray()
         self.closed = False
-        self.wlock = threading.Lock()
+        self.busy = False  # a shell asks one thing at a time
+        self.wlock = threading.Lock()  # writing a frame
+        self.rlock = threading.Lock()  # reading, and closing the fds (numbers get reused)
 
 
 def parse_requests(buf: bytearray) -> list[list[bytes]]:
@@ -97,6 +131,7 @@ class Channels:
         self.lock = threading.Lock()
         self.by_pid: dict[int, Channel] = {}
         self.by_fd: dict[int, Channel] = {}
+        self.tombstones: list[tuple[float, Path]] = []
         self.sel = selectors.DefaultSelector()
         self.wake_r, self.wake_w = os.pipe()  # pipe2 is Linux-only; os.pipe is CLOEXEC
         for fd in (self.wake_r, self.wake_w):
@@ -108,11 +143,11 @@ class Channels:
 
     def open(self, pid: int) -> Channel | None:
         """A new channel for shell *pid* (replacing its old one), or None (too many)."""
-        self.close_pid(pid)
+        self._bury()
         with self.lock:
             if len(self.by_pid) >= MAX_CHANNELS or self.stopped.is_set():
                 return None
-        name = f"b{pid}-{secrets.token_hex(6)}"
+        name = f"b{pid}-{secrets.token_hex(8)}"
         req_path, ans_path = self.dir / f"{name}.req", self.dir / f"{name}.ans"
         fds: list[int] = []
         try:
@@ -131,8 +166,11 @@ class Channels:
             return None
         chan = Channel(pid, name, req_path, ans_path, fds[0], fds[1])
         with self.lock:
+            old = self.by_pid.get(pid)
             self.by_pid[pid] = chan
             self.by_fd[chan.req_fd] = chan
+        if old is not None:
+            self._close(old)
         self.sel.register(chan.req_fd, selectors.EVENT_READ)
         self._wake()
         return chan
@@ -150,18 +188,47 @@ class Channels:
             chan.closed = True
             if self.by_pid.get(chan.pid) is chan:
                 del self.by_pid[chan.pid]
-            self.by_fd.pop(chan.req_fd, None)
+            if self.by_fd.get(chan.req_fd) is chan:
+                del self.by_fd[chan.req_fd]
         with contextlib.suppress(KeyError, ValueError, OSError):
             self.sel.unregister(chan.req_fd)
         for path in (chan.req_path, chan.ans_path):
-            with contextlib.suppress(OSError):
-                path.unlink()
-        with chan.wlock:  # not while a frame is being written
+            self._tombstone(path)
+        with chan.wlock, chan.rlock:  # not while a frame is written or a request read
             for fd in (chan.req_fd, chan.ans_fd):
                 with contextlib.suppress(OSError):
                     os.close(fd)
 
+    def _tombstone(self, path: Path) -> None:
+        """Replace *path* by a link to /dev/null at once (never a moment without a name:
+        bash's `1<>` would create a regular file there)."""
+        link = path.with_name(path.name + ".x")
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+            link.symlink_to(os.devnull)
+            os.replace(link, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
+        with self.lock:
+            self.tombstones.append((time.monotonic(), path))
+
+    def _bury(self) -> None:
+        """Remove the /dev/null links of channels closed a while ago."""
+        now = time.monotonic()
+        with self.lock:
+            old = [p for t, p in self.tombstones if now - t >= TOMBSTONE_SECONDS]
+            self.tombstones = [(t, p) for t, p in self.tombstones
+                               if now - t < TOMBSTONE_SECONDS]
+        for path in old:
+            with contextlib.suppress(OSError):
+                if path.is_symlink():
+                    path.unlink()
+
     def close_all(self) -> None:
+        """At exit: the links stay (the next daemon clears them), no shell makes a file."""
         self.stopped.set()
         with self.lock:
             chans = list(self.by_pid.values())
@@ -180,7 +247,7 @@ class Channels:
     # -------------------------------------------------------------- serving
 
     def run(self) -> None:
-        """The selector loop (one thread) until ``close_all``."""
+        """The selector loop (one thread) until ``close_all``; a failure closes one channel."""
         while not self.stopped.is_set():
             try:
                 events = self.sel.select(timeout=1.0)
@@ -195,8 +262,15 @@ class Channels:
                     continue
                 with self.lock:
                     chan = self.by_fd.get(int(key.fd))
-                if chan is not None:
+                if chan is None:
+                    continue
+                try:
                     self._read(chan)
+                except Exception as exc:  # a bug in one answer must not stop every shell's
+                    self.log.error("channel_error", session=chan.pid, error=type(exc).__name__)
+                    self._close(chan)
+            if self.tombstones:
+                self._bury()
         with contextlib.suppress(OSError):
             self.sel.close()
         for fd in (self.wake_r, self.wake_w):
@@ -204,18 +278,24 @@ class Channels:
                 os.close(fd)
 
     def _read(self, chan: Channel) -> None:
-        try:
-            data = os.read(chan.req_fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:
+        with chan.rlock:
+            if chan.closed:
+                return
+            try:
+                data = os.read(chan.req_fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = None
+        if data is None:
             self._close(chan)
             return
         chan.buf += data
         try:
             requests = parse_requests(chan.buf)
-            if len(chan.buf) > MAX_PENDING:
-                raise ValueError("request too large")
+            if len(chan.buf) > MAX_PENDING or len(requests) > 1 or (requests and chan.busy):
+                # A shell sends one request and waits: more is not a shell.
+                raise ValueError("not one request at a time")
         except ValueError:
             self.log.info("channel_garbage", session=chan.pid)
             self._close(chan)
@@ -241,6 +321,7 @@ class Channels:
             return
         req = {"op": "export", "shell": "bash", "session": str(chan.pid), "why": why,
                "cwd": cwd, "env": env}
+        chan.busy = True
         if self.cached(req):
             self._serve(chan, nonce, req)  # as the socket's accept loop does: no thread
         else:
@@ -248,10 +329,20 @@ class Channels:
                              name="orenv-chan").start()
 
     def _serve(self, chan: Channel, nonce: str, req: dict[str, Any]) -> None:
-        code = self.answer(chan.pid, req)
-        body = b"" if code is None else code.encode("utf-8", "surrogateescape")
-        head = f"#orenv {nonce} {'fail' if code is None else 'ok'} {len(body)}\n"
-        self._write(chan, head.encode("ascii") + body)
+        try:
+            code = self.answer(chan.pid, req)
+            body = b"" if code is None else code.encode("utf-8", "surrogateescape")
+            if len(body) > MAX_ANSWER:
+                body, code = b"", None  # never a wait on a full pipe: `orenv export` instead
+            head = f"#orenv {nonce} {{}} {len(body)}\n"
+            frame = head.format("ok").encode("ascii") + body
+            if code is None:
+                frame = head.format("fail").encode("ascii")
+            elif len(frame) > PIPE_BUF:
+                frame = head.format("big").encode("ascii") + body
+            self._write(chan, frame)
+        finally:
+            chan.busy = False
 
     def _write(self, chan: Channel, frame: bytes) -> None:
         """The whole frame, or the channel is closed (the shell then drops it too)."""

@@ -46,6 +46,7 @@ from ..log import get_logger
 from . import protocol
 from .client import sun_path
 from .fifo import Channels
+from .fifo import allowed as fifo_allowed
 from .memkeys import MemoryKeys
 from .watcher import Watcher, ancestors
 
@@ -161,6 +162,7 @@ class Daemon:
         # bash's FIFO channels: made in run(), once this daemon holds the lock
         # (making them clears a killed daemon's leftovers).
         self.channels: Channels | None = None
+        self.bash_fifo = False
         self.keys_file = paths.data_dir() / "keys.json"
         self.stamp_seen = self._mtime(self.stamp)
         self.keys_seen = self._mtime(self.keys_file)
@@ -239,6 +241,8 @@ class Daemon:
     def run(self) -> int:
         self.acquire()
         self.channels = Channels(self.runtime, self._channel_answer, self._is_cached, self.log)
+        # Only where no sandbox of the user's looks (see fifo.allowed).
+        self.bash_fifo = fifo_allowed(self.runtime)
         # Shells fall back to `orenv export` until the socket exists.
         self.prewarm()
         try:
@@ -256,7 +260,7 @@ class Daemon:
                              (self.channels.run, "orenv-chan")):
             threading.Thread(target=target, name=name, daemon=True).start()
         self.log.info("daemon_started", socket=str(self.sock_path), version=__version__,
-                      linger=self.linger)
+                      linger=self.linger, bash_fifo=self.bash_fifo)
         try:
             self._accept_loop()
         finally:
@@ -460,7 +464,8 @@ class Daemon:
         code = render(shell, act, ref, quiet)
         if notice:
             code += shell.notice(notice)
-        if pid and req.get("fifo") and shell.name == "bash" and self.channels is not None:
+        if (pid and req.get("fifo") and shell.name == "bash" and self.bash_fifo
+                and self.channels is not None):
             # The client's answer names this shell's channel: its next requests
             # need no process (see fifo).
             chan = self.channels.open(pid)

@@ -17,16 +17,20 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness import Shell
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orenv.daemon.fifo import parse_requests
+from orenv.daemon import fifo
+from orenv.daemon.fifo import Channels, parse_requests
+from orenv.log import get_logger
 
 from .conftest import KEY, DaemonCtl
 
@@ -64,7 +68,7 @@ def test_garbage_is_refused(garbage: bytes) -> None:
 
 def _channel(dctl: DaemonCtl) -> tuple[Path, Path]:
     """The one channel of the test's shell (its two FIFOs)."""
-    chans = sorted((dctl.rt / "chan").iterdir())
+    chans = sorted(p for p in (dctl.rt / "chan").iterdir() if stat.S_ISFIFO(p.lstat().st_mode))
     assert len(chans) == 2, chans
     ans, req = chans
     return req, ans
@@ -77,14 +81,18 @@ def _bash_script(dctl: DaemonCtl, body: str) -> subprocess.CompletedProcess[str]
                           text=True, timeout=120)
 
 
-def _processes_for(dctl: DaemonCtl, proj: Path, fresh: list[Path], pairs: int) -> int:
-    """Processes a bash creates for *pairs* cd pairs and cds into *fresh* (strace -f)."""
+def _processes_for(dctl: DaemonCtl, proj: Path, fresh: list[Path], pairs: int) -> int | None:
+    """Processes a bash creates for *pairs* cd pairs and cds into *fresh* (strace -f), or
+    None when an answer came too late for the prompt's deadline (a loaded machine: the
+    fallback then runs `orenv export`, a process, by design)."""
     plain = dctl.home.path
-    body = (f"cd {proj}; __orenv_hook; cd {plain}; __orenv_hook\n"
-            f"for ((i=0;i<{pairs};i++)); do cd {proj}; __orenv_hook; cd {plain}; __orenv_hook;"
-            " done\n" + "".join(f"cd {d}; __orenv_hook; cd {plain}; __orenv_hook\n"
-                                for d in fresh[:pairs and len(fresh)])
-            + 'echo "token=${ANTHROPIC_AUTH_TOKEN-none} chan=${__orenv_creq:+yes}"\n'
+    check = "[[ -n $__orenv_creq ]] || late=1"
+    body = (f"late=0; cd {proj}; __orenv_hook; cd {plain}; __orenv_hook\n"
+            f"for ((i=0;i<{pairs};i++)); do cd {proj}; __orenv_hook; {check}; cd {plain};"
+            " __orenv_hook; done\n"
+            + "".join(f"cd {d}; __orenv_hook; {check}; cd {plain}; __orenv_hook\n"
+                      for d in fresh[:pairs and len(fresh)])
+            + 'echo "token=${ANTHROPIC_AUTH_TOKEN-none} late=$late"\n'
             f"cd {proj}; __orenv_hook; echo \"in=$ANTHROPIC_AUTH_TOKEN\"\n")
     hook = dctl.orenv("hook", "bash").stdout
     with tempfile.NamedTemporaryFile(suffix=".strace") as log:
@@ -93,7 +101,9 @@ def _processes_for(dctl: DaemonCtl, proj: Path, fresh: list[Path], pairs: int) -
                              cwd=plain, env={**os.environ, **dctl.home.env},
                              capture_output=True, text=True, timeout=300)
         lines = Path(log.name).read_text().splitlines()
-    assert f"in={KEY}" in out.stdout and "token=none chan=yes" in out.stdout, out.stderr
+    assert f"in={KEY}" in out.stdout and "token=none" in out.stdout, out.stderr
+    if "late=0" not in out.stdout:
+        return None
     return sum(1 for ln in lines if any(c in ln for c in ("fork(", "clone(", "clone3("))
                and "= -1" not in ln and "resumed" not in ln and "CLONE_THREAD" not in ln)
 
@@ -104,8 +114,15 @@ def test_a_warm_cd_and_a_first_load_run_no_process(keyed: DaemonCtl) -> None:
     fresh = [keyed.policy(f"fresh{i}") for i in range(3)]
     keyed.start()
     base = _processes_for(keyed, proj, fresh, 0)
-    more = _processes_for(keyed, proj, fresh, 10)
     # Ten more cd pairs and three projects the daemon had not seen: not one process.
+    # (A run where an answer missed its deadline under load is measured again.)
+    for attempt in range(3):
+        more = _processes_for(keyed, proj, [keyed.policy(f"f{attempt}-{i}") for i in range(3)],
+                              10)
+        if more is not None and base is not None:
+            break
+        base = _processes_for(keyed, proj, fresh, 0) if base is None else base
+    assert base is not None and more is not None, "every run missed the deadline"
     assert more == base, (base, more)
 
 
@@ -120,8 +137,8 @@ def test_the_channel_is_private_and_never_inherited(keyed: DaemonCtl,
     assert keyed.status()["bash_channels"] == 1
     chan_dir = keyed.rt / "chan"
     assert stat.S_IMODE(chan_dir.stat().st_mode) == 0o700
-    for fifo in chan_dir.iterdir():
-        st_ = fifo.lstat()
+    for path in chan_dir.iterdir():
+        st_ = path.lstat()
         assert stat.S_ISFIFO(st_.st_mode) and stat.S_IMODE(st_.st_mode) == 0o600
         assert st_.st_uid == os.getuid()
     # A command the shell runs holds no descriptor of the channel.
@@ -240,3 +257,147 @@ def test_a_subshell_never_uses_the_parents_channel(keyed: DaemonCtl,
     sh.cd(proj)
     assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
     assert keyed.status()["bash_channels"] == 1
+
+
+# ---------------------------------------------------------------- where it is offered
+
+
+@pytest.mark.parametrize(("env", "runtime", "expected"), [
+    ({"ORENV_BASH_FIFO": "1"}, "/tmp/orenv-1000", True),
+    ({"ORENV_BASH_FIFO": "0", "XDG_RUNTIME_DIR": "/run/user/1000"}, "/run/user/1000/orenv",
+     False),
+    ({"XDG_RUNTIME_DIR": "/run/user/1000"}, "/run/user/1000/orenv", True),
+    ({"XDG_RUNTIME_DIR": "/run/user/1000"}, "/tmp/orenv-1000", False),  # passed over
+    ({"XDG_RUNTIME_DIR": "/tmp/xdg"}, "/tmp/xdg/orenv", False),  # a sandbox may see /tmp
+    ({"XDG_RUNTIME_DIR": "run/user/1000"}, "run/user/1000/orenv", False),  # relative
+    ({}, "/home/me/.local/state/orenv/run", False),
+])
+def test_offered_only_where_sandboxes_do_not_look(env: dict[str, str], runtime: str,
+                                                   expected: bool) -> None:
+    assert fifo.allowed(Path(runtime), env) is expected
+
+
+def test_bash_keeps_the_client_where_a_sandbox_could_see_the_channel(
+        keyed: DaemonCtl, shell_factory: ShellFactory) -> None:
+    """A runtime directory outside /run (here a temp one) and no opt-in: no channel, and
+    every cd still right (through the client)."""
+    keyed.home.env.pop("ORENV_BASH_FIFO")
+    proj = keyed.policy("proj")
+    keyed.start()
+    sh = shell_factory("bash")
+    for _ in range(2):
+        sh.cd(proj)
+        assert sh.env()["ANTHROPIC_AUTH_TOKEN"] == KEY
+        sh.cd(keyed.home.path)
+    assert keyed.status()["bash_channels"] == 0
+    assert not list((keyed.rt / "chan").iterdir())
+    assert sh.var("__orenv_creq") in (None, "")
+
+
+# ---------------------------------------------------------------- the daemon's side
+
+
+class _Chans:
+    """Channels in a private directory, with an answer function of the test's."""
+
+    def __init__(self, root: Path, answer: Callable[[int, dict[str, Any]], str | None]) -> None:
+        root.chmod(0o700)
+        self.c = Channels(root, answer, lambda req: True, get_logger(component="test"))
+        self.thread = threading.Thread(target=self.c.run, daemon=True)
+        self.thread.start()
+
+    def ask(self, chan: fifo.Channel, nonce: str = "42", cwd: str = "/x",
+            timeout: float = 5) -> bytes:
+        w = os.open(chan.req_path, os.O_RDWR)
+        r = os.open(chan.ans_path, os.O_RDWR | os.O_NONBLOCK)
+        try:
+            os.write(w, b"o1\0" + nonce.encode() + b"\0cd\0" + cwd.encode() + b"\0\0")
+            out = b""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    out += os.read(r, 1 << 20)
+                except BlockingIOError:
+                    if out and b"\n" in out:
+                        head, _, body = out.partition(b"\n")
+                        if len(body) >= int(head.split()[3]):
+                            return out
+                    time.sleep(0.005)
+            return out
+        finally:
+            os.close(w)
+            os.close(r)
+
+
+@pytest.fixture
+def chans(tmp_path: Path) -> Iterator[Callable[..., _Chans]]:
+    made: list[_Chans] = []
+
+    def make(answer: Callable[[int, dict[str, Any]], str | None]) -> _Chans:
+        made.append(_Chans(tmp_path, answer))
+        return made[-1]
+
+    yield make
+    for m in made:
+        m.c.close_all()
+
+
+def test_frames_say_whether_they_came_whole(chans: Callable[..., _Chans]) -> None:
+    sizes = {"/small": 100, "/big": 10_000, "/huge": fifo.MAX_ANSWER + 1}
+    c = chans(lambda pid, req: None if req["cwd"] == "/none" else "x" * sizes[req["cwd"]])
+    chan = c.c.open(1)
+    assert chan is not None
+    assert c.ask(chan, cwd="/small").startswith(b"#orenv 42 ok 100\n")  # one atomic write
+    assert c.ask(chan, cwd="/big").startswith(b"#orenv 42 big 10000\n")  # read with timeouts
+    assert c.ask(chan, cwd="/huge") == b"#orenv 42 fail 0\n"  # never a wait: fall back
+    assert c.ask(chan, cwd="/none") == b"#orenv 42 fail 0\n"
+
+
+def test_a_failing_answer_closes_one_channel_not_the_others(
+        chans: Callable[..., _Chans]) -> None:
+    def answer(pid: int, req: dict[str, Any]) -> str:
+        if pid == 1:
+            raise RuntimeError("a bug")
+        return "ok\n"
+
+    c = chans(answer)
+    bad, good = c.c.open(1), c.c.open(2)
+    assert bad is not None and good is not None
+    c.ask(bad, timeout=0.5)
+    assert bad.closed and c.c.count() == 1
+    assert c.ask(good).endswith(b"\nok\n")
+
+
+def test_a_closed_channel_never_becomes_a_file(chans: Callable[..., _Chans]) -> None:
+    """Its FIFOs become links to /dev/null at once: bash's `1<>` (O_CREAT) right after
+    its check writes nowhere; the links go a little later."""
+    c = chans(lambda pid, req: "ok\n")
+    chan = c.c.open(7)
+    assert chan is not None
+    c.c.close_pid(7)
+    for path in (chan.req_path, chan.ans_path):
+        assert path.is_symlink() and os.readlink(path) == os.devnull
+    subprocess.run(["bash", "-c", 'printf "%s\\0" o1 1 cd /x "" 1<>"$1"', "_",
+                    str(chan.req_path)], check=True, timeout=10)
+    assert chan.req_path.is_symlink()
+    assert not [p for p in chan.req_path.parent.iterdir() if p.is_file() and not p.is_symlink()]
+    deadline = time.monotonic() + fifo.TOMBSTONE_SECONDS + 5
+    while chan.req_path.is_symlink() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not chan.req_path.exists() and not chan.req_path.is_symlink()
+
+
+def test_one_request_at_a_time(chans: Callable[..., _Chans]) -> None:
+    """A shell sends one request and waits: two at once are not a shell's."""
+    c = chans(lambda pid, req: "ok\n")
+    chan = c.c.open(3)
+    assert chan is not None
+    w = os.open(chan.req_path, os.O_RDWR)
+    try:
+        os.write(w, b"o1\0001\0cd\0/x\0\0" * 2)
+    finally:
+        os.close(w)
+    deadline = time.monotonic() + 5
+    while not chan.closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert chan.closed

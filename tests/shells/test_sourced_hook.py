@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -166,3 +167,31 @@ def test_write_refuses_links_and_reports(setup: Home, tmp_path: Path) -> None:
     assert not path.is_symlink() and target.read_text() == "echo hi\n"
     assert "__orenv_precmd" in proc.stdout  # the hook itself, for eval
     assert run_orenv(setup, "hook", "--write").stderr == ""
+
+
+@pytest.mark.parametrize("kind", ["zsh", "bash", "fish"])
+def test_the_file_defines_what_the_hook_defines(kind: str, setup: Home) -> None:
+    """The written file drops comment-only lines (a shell start parses every byte):
+    the functions it defines are exactly those of `orenv hook SHELL`."""
+    home = setup
+    full = run_orenv(home, "hook", kind, check=True).stdout
+    from orenv.hookfile import without_comments
+
+    stripped = without_comments(full)
+    assert len(stripped) < 0.8 * len(full)
+    dump = {"zsh": "functions", "bash": "declare -f",
+            "fish": "for f in (functions -a | string match '__orenv*'); functions $f; end"}[kind]
+    argv = {"zsh": ["zsh", "-f", "-c"], "bash": ["bash", "--norc", "-c"],
+            "fish": ["fish", "--no-config", "-c"]}[kind]
+    outs = []
+    for code in (full, stripped):
+        src = home.path / f"hook-{len(outs)}.{kind}"
+        src.write_text(code)
+        done = subprocess.run([*argv, f"source {src}; {dump}"], env={**os.environ, **home.env},
+                              capture_output=True, text=True, timeout=60, cwd=home.path)
+        assert done.returncode == 0, done.stderr
+        outs.append(done.stdout)
+    if kind == "fish":  # fish prints a function's comments with it: compare the code
+        outs = ["\n".join(ln for ln in o.splitlines() if not ln.lstrip().startswith("#"))
+                for o in outs]
+    assert outs[0] == outs[1] and "__orenv" in outs[0]
