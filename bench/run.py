@@ -76,6 +76,21 @@ def installed_block(shell: str) -> str:
     return block.replace("$HOME/.local/bin/orenv", str(VENV_BIN / "orenv"))
 
 
+def hung_section(shell: str, tool: str, tree: dict[str, str], n: int = 3) -> str:
+    """orenv only: a cd into a project while the daemon is stopped (SIGSTOP), after warm
+    ones (bash has its FIFO channel): the fallback, which must stay within 1 s."""
+    if tool != "orenv":
+        return ""
+    warm = f"cd '{tree['plain']}'; p; cd '{tree['proj']}'; p; cd '{tree['plain']}'; p"
+    if shell == "fish":
+        return "".join(f"{warm}; command kill -STOP $BENCH_DAEMON_PID; echo 'T hung 1' >&2; "
+                       f"time begin; cd '{tree['proj']}'; p; end; "
+                       "command kill -CONT $BENCH_DAEMON_PID\n" for _ in range(n))
+    return "".join(f"{warm}; kill -STOP $BENCH_DAEMON_PID; a=$EPOCHREALTIME; "
+                   f"cd '{tree['proj']}'; p; b=$EPOCHREALTIME; kill -CONT $BENCH_DAEMON_PID; "
+                   "t hung $a $b 1\n" for _ in range(n))
+
+
 def fish_script(tool: str, tree: dict[str, str], n_idle: int, n_cd: int,
                 fresh: list[str]) -> str:
     """The same measurements in fish: `time` around each loop, a label before it."""
@@ -96,7 +111,7 @@ cd '{tree['proj']}'; p
 cd '{tree['none_a']}'; p; cd '{tree['none_b']}'; p
 {timed_loop('cd_none', n_cd, f"cd '{tree['none_a']}'; p; cd '{tree['none_b']}'; p", 2 * n_cd)}
 for d in {fresh_list}; cd '{tree['plain']}'; p; echo 'T first 1' >&2; time begin; cd $d; p; end; end
-"""
+{hung_section('fish', tool, tree)}"""
 
 
 _UNITS = {"micros": 0.001, "millis": 1.0, "secs": 1000.0, "mins": 60000.0}
@@ -141,7 +156,7 @@ a=$EPOCHREALTIME; {loop.format(n=n_cd, body=none_body)}; \
 b=$EPOCHREALTIME; t cd_none $a $b {2 * n_cd}
 for d in {fresh_list}; do cd '{tree['plain']}'; p; \
 a=$EPOCHREALTIME; cd "$d"; p; b=$EPOCHREALTIME; t first $a $b 1; done
-"""
+{hung_section(shell, tool, tree)}"""
 
 
 def shell_argv(shell: str, text: str) -> list[str]:
@@ -326,8 +341,13 @@ def main() -> int:
         for i, shell in enumerate(SHELLS):
             part = slice(i * args.fresh, (i + 1) * args.fresh)
             for tool in TOOLS:
-                r = run_script(shell, script(shell, tool, tree, args.rounds, args.cds,
-                                             fresh[tool][part]), env)
+                try:
+                    r = run_script(shell, script(shell, tool, tree, args.rounds, args.cds,
+                                                 fresh[tool][part]),
+                                   {**env, "BENCH_DAEMON_PID": str(daemon.pid)})
+                finally:
+                    with contextlib.suppress(psutil.Error):
+                        daemon.resume()  # never left stopped by a script that failed
                 res = {k: statistics.median(v) for k, v in r.items()}
                 res["forks"] = count_forks(shell, tool, tree, env)
                 res["cd_forks"] = count_forks(shell, tool, tree, env, cds=True)
@@ -404,6 +424,9 @@ def main() -> int:
             frow(shell, "cd_forks", "processes per warm cd (strace)", cd_proc_target[shell]),
             row(shell, "cd with no policy above", "cd_none", "≤ 0.5 ms"),
             row(shell, "first load, cold (cd into new project)", "first", first_target[shell]),
+            ["cd with the daemon hung (SIGSTOP): the fallback",
+             fmt(results[(shell, "orenv")].get("hung", 0.0)), "— (no daemon)",
+             "— (no daemon)", "—", "—", "≤ 1000 ms"],
         ]
         lines += [f"### {shell}", "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]

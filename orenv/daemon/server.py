@@ -59,6 +59,7 @@ DEBOUNCE = 0.03
 NOTICE_WAIT = 0.15  # seconds an answer may wait for the refresher's session scan
 PROMPT_SCAN = 0.2  # seconds a reload the shell noticed first may spend finding claude sessions
 TICK = 1.0
+REF_FILES_KEPT = 8  # reference files per shell (see _session_files)
 _SESSION_OK = frozenset("0123456789")
 
 
@@ -92,6 +93,7 @@ class Session:
     # new answer: a shell asking meanwhile waits (bounded) to say the notice now.
     pending: threading.Event | None = None
     retell: bool = False  # the shell's own scan stopped early: the refresher says it
+    ref_seq: int = 0  # the newest reference file is sessions/PID.rSEQ
 
 
 def _cache_key(cwd: str, env: Mapping[str, Any]) -> tuple[str | None, ...]:
@@ -639,7 +641,6 @@ class Daemon:
         Also says whether this answer is a reload the shell noticed first (a
         changed answer for the same shell, asked because a file changed).
         """
-        ref = self.sessions_dir / str(pid)
         stamp = self.sessions_dir / f"{pid}.stamp"
         with self.lock:
             sess = self.sessions.get(pid)
@@ -665,9 +666,23 @@ class Daemon:
         # the shell asks again at its next prompt. Invalidated later: the
         # refresher compares with this record and signals the shell.
         newest = 0 if moved else max(entry.ref, stamp_before)
-        if fresh or sess.ref_mtime != newest:
+        # A reference file of this answer's own when its time differs: an answer the
+        # shell never got (it gave up waiting and asked `orenv export`, which keeps
+        # `sessions/PID`) must not move the reference the shell compares with, or
+        # the shell would miss a change made since. Older ones go; a shell holding
+        # one of those reloads (a file is newer than a missing reference).
+        with self.lock:
+            if fresh or sess.ref_mtime != newest or not sess.ref_seq:
+                sess.ref_seq += 1
+                made = sess.ref_seq
+            else:
+                made = 0
+            ref = self.sessions_dir / f"{pid}.r{sess.ref_seq}"
+        if made:
             touch_at(ref, newest, mode=0o600)
             sess.ref_mtime = newest
+            with contextlib.suppress(OSError):
+                (self.sessions_dir / f"{pid}.r{made - REF_FILES_KEPT}").unlink()
         return str(ref), str(stamp), reloaded
 
     def _alive(self, sess: Session) -> bool:
@@ -790,7 +805,10 @@ class Daemon:
                 if not self._alive(sess):
                     with self.lock:
                         self.sessions.pop(sess.pid, None)
-                    for name in (str(sess.pid), f"{sess.pid}.stamp"):
+                    names = [str(sess.pid), f"{sess.pid}.stamp",
+                             *(f"{sess.pid}.r{n}" for n in range(
+                                 max(1, sess.ref_seq - REF_FILES_KEPT), sess.ref_seq + 1))]
+                    for name in names:
                         with contextlib.suppress(OSError):
                             (self.sessions_dir / name).unlink()
                     if self.channels is not None:

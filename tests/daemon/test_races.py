@@ -39,12 +39,13 @@ def _once_after(monkeypatch: pytest.MonkeyPatch, action: Any) -> None:
 
 def _watched(code: str, sessions: Path) -> dict[str, int]:
     """The files the shell's idle prompt tests, with their mtimes, and its "ref"."""
-    ref = sessions / str(os.getpid())
     [line] = [shlex.split(x) for x in code.splitlines() if x.startswith("__orenv_watching ")]
     _, ref_file, *files = line
-    assert ref_file == str(ref)
+    ref = Path(ref_file)
+    # The daemon's own per answer (PID.rN), or `orenv export`'s (PID).
+    assert ref.parent == sessions and ref.name.split(".")[0] == str(os.getpid())
     return {"ref": ref.stat().st_mtime_ns,
-            **{f: os.stat(f).st_mtime_ns for f in files if os.path.exists(f)}}
+            **{f: os.stat(f).st_mtime_ns for f in files if os.path.exists(f) and f != "-"}}
 
 
 def _reloads(times: dict[str, int]) -> bool:
@@ -93,3 +94,20 @@ def test_live_reload_during_a_computation_is_not_swallowed(
     assert _reloads(times), times
     code = daemon.export(export_request(proj, "change"))
     assert "__orenv_set 'WHICH' 'two'" in code
+
+
+def test_an_answer_the_shell_never_got_does_not_move_its_reference(
+    keyed: DaemonCtl, daemon: Daemon
+) -> None:
+    """Under load a shell gives up on the daemon (its deadline) and asks `orenv export`;
+    the daemon finishes the answer anyway. That answer must not move the reference
+    the shell compares with, or a change made in between is never seen (seen in
+    the load test: shells left "blocked" after the policy was allowed again)."""
+    proj = keyed.policy("proj")
+    policy = proj / ".orenv.toml"
+    policy.write_text(policy.read_text() + "# edited\n")
+    fallback = keyed.orenv("export", "bash", "--session", str(os.getpid()), cwd=proj).stdout
+    assert "'ORENV_STATE' 'blocked'" in fallback
+    keyed.orenv("allow", str(policy))
+    daemon.export(export_request(proj))  # computed after the allow, never delivered
+    assert _reloads(_watched(fallback, daemon.sessions_dir))
