@@ -119,6 +119,12 @@ class KeyringUnavailableError(OrenvError):
 
     exit_code = ExitCode.KEYRING
 
+    @classmethod
+    def no_answer(cls, timeout: float) -> KeyringUnavailableError:
+        """A keyring call (or the reader doing it) that ran out of *timeout* seconds."""
+        return cls(f"the keyring did not answer within {timeout:g} s (locked or hung?); "
+                   "unlock it and try again")
+
 
 class InsecureKeyringError(KeyringUnavailableError):
     """The only keyring backend stores plaintext or nothing."""

@@ -49,9 +49,7 @@ def read_keys(names: Iterable[str], timeout: float) -> dict[str, str | OrenvErro
     _waiting[:] = [p for p in _waiting if p.poll() is None]
     if len(_waiting) >= MAX_WAITING:
         # Readers still waiting for a hung keyring: another would only wait too.
-        return dict.fromkeys(wanted, KeyringUnavailableError(
-            f"the keyring did not answer within {timeout:g} s (locked or hung?); "
-            "unlock it and try again"))
+        return dict.fromkeys(wanted, KeyringUnavailableError.no_answer(timeout))
     try:
         proc = subprocess.Popen([sys.executable, "-I", "-m", "orenv.keyreader"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -71,10 +69,7 @@ def read_keys(names: Iterable[str], timeout: float) -> dict[str, str | OrenvErro
                     pipe.close()
         threading.Thread(target=proc.wait, name="orenv-reap", daemon=True).start()
         _waiting.append(proc)
-        error = KeyringUnavailableError(
-            f"the keyring did not answer within {timeout:g} s (locked or hung?); "
-            "unlock it and try again")
-        return dict.fromkeys(wanted, error)
+        return dict.fromkeys(wanted, KeyringUnavailableError.no_answer(timeout))
     try:
         answers = json.loads(reply)
         if not isinstance(answers, dict):

@@ -195,9 +195,7 @@ def _deadline(fn: Callable[[], T], timeout: float | None = None) -> T:
         if worker.is_alive():
             _abandon(worker)  # before a held signal ends the process (see _signals_held)
     if worker.is_alive():
-        raise KeyringUnavailableError(
-            f"the keyring did not answer within {timeout:g} s (locked or hung?); "
-            "unlock it and try again")
+        raise KeyringUnavailableError.no_answer(timeout)
     if "error" in box:
         raise _translate(box["error"]) from None
     return box["value"]  # type: ignore[no-any-return]

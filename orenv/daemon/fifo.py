@@ -334,12 +334,10 @@ class Channels:
             body = b"" if code is None else code.encode("utf-8", "surrogateescape")
             if len(body) > MAX_ANSWER:
                 body, code = b"", None  # never a wait on a full pipe: `orenv export` instead
-            head = f"#orenv {nonce} {{}} {len(body)}\n"
-            frame = head.format("ok").encode("ascii") + body
-            if code is None:
-                frame = head.format("fail").encode("ascii")
-            elif len(frame) > PIPE_BUF:
-                frame = head.format("big").encode("ascii") + body
+            status = "fail" if code is None else "ok"
+            frame = f"#orenv {nonce} {status} {len(body)}\n".encode("ascii") + body
+            if status == "ok" and len(frame) > PIPE_BUF:  # not one atomic write
+                frame = f"#orenv {nonce} big {len(body)}\n".encode("ascii") + body
             self._write(chan, frame)
         finally:
             chan.busy = False

@@ -74,11 +74,14 @@ def _channel(dctl: DaemonCtl) -> tuple[Path, Path]:
     return req, ans
 
 
-def _bash_script(dctl: DaemonCtl, body: str) -> subprocess.CompletedProcess[str]:
-    hook = dctl.orenv("hook", "bash").stdout
-    return subprocess.run(["bash", "--norc", "-c", hook + "\n" + body], cwd=dctl.home.path,
-                          env={**os.environ, **dctl.home.env}, capture_output=True,
-                          text=True, timeout=120)
+def _bash_with_channel(dctl: DaemonCtl, shell_factory: ShellFactory, proj: Path) -> Shell:
+    """The daemon up and a bash that has been in *proj* (through the client, which set
+    its channel up) and back home: its next cd into a project uses the channel."""
+    dctl.start()
+    sh = shell_factory("bash")
+    sh.cd(proj)
+    sh.cd(dctl.home.path)
+    return sh
 
 
 def _processes_for(dctl: DaemonCtl, proj: Path, fresh: list[Path], pairs: int) -> int | None:
@@ -129,10 +132,7 @@ def test_a_warm_cd_and_a_first_load_run_no_process(keyed: DaemonCtl) -> None:
 def test_the_channel_is_private_and_never_inherited(keyed: DaemonCtl,
                                                     shell_factory: ShellFactory) -> None:
     proj = keyed.policy("proj")
-    keyed.start()
-    sh = shell_factory("bash")
-    sh.cd(proj)
-    sh.cd(keyed.home.path)
+    sh = _bash_with_channel(keyed, shell_factory, proj)
     sh.cd(proj)
     assert keyed.status()["bash_channels"] == 1
     chan_dir = keyed.rt / "chan"
@@ -153,10 +153,7 @@ def test_values_are_exact_through_the_channel(keyed: DaemonCtl,
     text = ('[openrouter]\nkey = "work"\n[env]\nWEIRD = """' + tricky.replace("\\", "\\\\")
             + '"""\nMARK = "1"\n')
     proj = keyed.policy("proj", text)
-    keyed.start()
-    sh = shell_factory("bash")
-    sh.cd(proj)
-    sh.cd(keyed.home.path)
+    sh = _bash_with_channel(keyed, shell_factory, proj)
     before = keyed.status()["requests"]
     sh.cd(proj)  # through the channel
     assert keyed.status()["requests"] > before  # type: ignore[operator]
@@ -169,10 +166,8 @@ def test_trouble_on_the_channel_falls_back_within_the_second(
         trouble: str, keyed: DaemonCtl, shell_factory: ShellFactory) -> None:
     proj = keyed.policy("proj")
     other = keyed.policy("other", '[openrouter]\nkey = "work"\n[env]\nOTHER = "1"\n')
-    pid = keyed.start()
-    sh = shell_factory("bash")
-    sh.cd(proj)
-    sh.cd(keyed.home.path)
+    sh = _bash_with_channel(keyed, shell_factory, proj)
+    pid = keyed.pid()
     _channel(keyed)  # the shell has one now
     if trouble == "sigstop":
         os.kill(pid, signal.SIGSTOP)
@@ -206,10 +201,7 @@ def test_trouble_on_the_channel_falls_back_within_the_second(
 def test_a_forged_or_stale_answer_is_never_run(keyed: DaemonCtl,
                                                shell_factory: ShellFactory) -> None:
     proj = keyed.policy("proj")
-    keyed.start()
-    sh = shell_factory("bash")
-    sh.cd(proj)
-    sh.cd(keyed.home.path)
+    sh = _bash_with_channel(keyed, shell_factory, proj)
     marker = keyed.home.path / "pwned"
     req, ans = _channel(keyed)
     # An answer waiting before the request, with another nonce: not run.
@@ -244,10 +236,7 @@ def test_a_forged_or_stale_answer_is_never_run(keyed: DaemonCtl,
 def test_a_subshell_never_uses_the_parents_channel(keyed: DaemonCtl,
                                                    shell_factory: ShellFactory) -> None:
     proj = keyed.policy("proj")
-    keyed.start()
-    sh = shell_factory("bash")
-    sh.cd(proj)
-    sh.cd(keyed.home.path)
+    sh = _bash_with_channel(keyed, shell_factory, proj)
     before = keyed.status()["requests"]
     out = sh.run(f"( cd {proj} && echo \"sub=$ANTHROPIC_AUTH_TOKEN\" )")
     assert f"sub={KEY}" in out
